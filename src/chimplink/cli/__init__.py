@@ -1,0 +1,1 @@
+"""The `chimplink` command line."""

@@ -1,0 +1,70 @@
+"""`chimplink`: one Typer app; each command is a thin adapter over a package."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from chimplink.cli import emulator as emulator_cmd
+
+app = typer.Typer(
+    name="chimplink",
+    help="A Mailchimp integration, and a faithful local Mailchimp emulator.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.command()
+def emulator(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8900, min=0, max=65535, help="Port to listen on."),
+    latency_ms: float = typer.Option(0.0, min=0, help="Fixed latency of every API request."),
+    latency_per_item_ms: float = typer.Option(
+        0.0, min=0, help="Extra latency per member/operation in a request body."
+    ),
+    max_connections: int = typer.Option(
+        10, min=1, help="Simultaneous requests allowed per account; more get 429."
+    ),
+    fault_rate: float = typer.Option(
+        0.0, min=0.0, max=1.0, help="Share of API requests that get an injected fault."
+    ),
+    seed: int | None = typer.Option(None, help="Seed for ids and faults (reproducible runs)."),
+    state: Path | None = typer.Option(
+        None, help="JSON file to load state from at start and save it to at exit."
+    ),
+    public_url: str | None = typer.Option(
+        None, help="Base URL to advertise (default: the URL each request arrived on)."
+    ),
+    seed_demo: bool = typer.Option(
+        False, "--seed-demo", help="Create a demo account, audience and OAuth client at start."
+    ),
+) -> None:
+    """Serve the local Mailchimp (OAuth + Marketing API 3.0 + control plane)."""
+    emulator_cmd.run(
+        host=host,
+        port=port,
+        latency_ms=latency_ms,
+        latency_per_item_ms=latency_per_item_ms,
+        max_connections=max_connections,
+        fault_rate=fault_rate,
+        seed=seed,
+        state=state,
+        public_url=public_url,
+        seed_demo=seed_demo,
+    )
+
+
+@app.command()
+def demo(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8900, min=0, max=65535, help="Port of the emulator."),
+) -> None:
+    """Start the demo: the emulator with seeded data, and what to open."""
+    emulator_cmd.run(host=host, port=port, seed_demo=True, seed=7)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

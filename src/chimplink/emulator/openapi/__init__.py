@@ -1,0 +1,1 @@
+"""Data package: Mailchimp's Marketing API OpenAPI document (see SOURCE.md)."""

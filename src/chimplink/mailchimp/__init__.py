@@ -1,0 +1,1 @@
+"""The Marketing API client (being built; see the client issue)."""
