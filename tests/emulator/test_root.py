@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 
+from tests.conformance import assert_conforms
 from tests.conftest import Account, Emulator
 
 
@@ -100,3 +101,14 @@ async def test_fields_and_exclude_fields(account: Account) -> None:
     assert only == {"account_id": account.info["account_id"], "contact": {"city": "Atlanta"}}
     without = (await account.get("/", params={"exclude_fields": "contact,_links"})).json()
     assert "contact" not in without and "_links" not in without and "account_id" in without
+
+
+async def test_root_ping_and_errors_conform_to_the_spec(account: Account) -> None:
+    assert_conforms(await account.get("/"), "GET", "/")
+    assert_conforms(await account.get("/ping"), "GET", "/ping")
+    assert_conforms(
+        await account.get("/ping", headers={"Authorization": "Bearer bad"}), "GET", "/ping"
+    )
+    assert_conforms(
+        await account.get("/", headers={"X-Trigger-Error": "ResourceNotFound"}), "GET", "/"
+    )
