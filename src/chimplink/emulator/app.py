@@ -255,6 +255,60 @@ class EmulatorApp:
             self.behaviour.leave(account.account_id)
             self.behaviour.record(account.account_id, operation, status)
 
+    async def internal(
+        self,
+        account: Account,
+        *,
+        method: str,
+        path: str,
+        query: str = "",
+        body: bytes = b"",
+        base_url: str = "",
+    ) -> tuple[int, bytes]:
+        """Run one API operation for `account` without the network model.
+
+        Used by /batches: Mailchimp runs batch operations on its side, so they
+        neither take one of the account's 10 connections nor get latency or
+        injected faults. Returns (status, body).
+        """
+        request_id = str(uuid.uuid4())
+        sent = False
+
+        async def receive() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return {"type": "http.disconnect"}
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        scope: Scope = {
+            "type": "http",
+            "method": method.upper(),
+            "path": f"/3.0{path}",
+            "raw_path": f"/3.0{path}".encode(),
+            "query_string": query.encode(),
+            "headers": [(b"content-type", b"application/json")],
+            "scheme": "http",
+            "server": ("emulator.internal", 80),
+            "root_path": "",
+        }
+        request = Request(scope, receive)
+        found = self.api.match(method.upper(), path)
+        if found.route is None:
+            exc = (
+                problems.method_not_allowed(found.allowed)
+                if found.allowed
+                else problems.not_found()
+            )
+            response = self.problem(exc, request_id)
+        else:
+            ctx = ApiContext(request, self, found.params, account, base_url, found.route)
+            try:
+                response = self._render(await found.route.handler(ctx), ctx, request_id)
+            except problems.ProblemError as exc:
+                response = self.problem(exc, request_id)
+        return response.status_code, bytes(response.body)
+
     async def _run(
         self,
         request: Request,
