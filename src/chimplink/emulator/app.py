@@ -110,7 +110,17 @@ class EmulatorApp:
             if install is not None:
                 install(self)
         if config.state_file is not None and config.state_file.exists():
-            self.backend.load(json.loads(config.state_file.read_text("utf-8")))
+            self._load_state(config.state_file)
+
+    def _load_state(self, path: Path) -> None:
+        try:
+            self.backend.load(json.loads(path.read_text("utf-8")))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            # pydantic's ValidationError and JSONDecodeError are ValueErrors.
+            first_line = str(exc).splitlines()[0]
+            raise ValueError(
+                f"state file {path} is not a valid emulator state: {first_line}"
+            ) from None
 
     # -- services shared by resource packages ------------------------------------
 

@@ -142,6 +142,14 @@ async def state(ctx: ApiContext) -> dict[str, Any]:
     return ctx.backend.snapshot()
 
 
+async def openapi(ctx: ApiContext) -> dict[str, Any]:
+    """Mailchimp's OpenAPI document restricted to what this emulator implements."""
+    from chimplink.emulator import spec
+
+    implemented = {(route.method, spec.shape(route.path)) for route in ctx.app.api.routes}
+    return spec.emulated_document(implemented, server=f"{ctx.base_url}/3.0")
+
+
 control_routes = [
     Route("POST", "/accounts", create_account),
     Route("GET", "/accounts", list_accounts),
@@ -151,4 +159,5 @@ control_routes = [
     Route("POST", "/config", configure),
     Route("POST", "/reset", reset),
     Route("GET", "/state", state),
+    Route("GET", "/openapi.json", openapi),
 ]

@@ -83,6 +83,39 @@ def find(method: str, path: str) -> SpecOperation | None:
     return operations().get((method.upper(), shape(path)))
 
 
+def _without_map_artifacts(node: Any) -> Any:
+    if isinstance(node, list):
+        return [_without_map_artifacts(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {k: _without_map_artifacts(v) for k, v in node.items()}
+    if isinstance(out.get("additionalProperties"), dict):
+        del out["additionalProperties"]
+    return out
+
+
+def emulated_document(implemented: set[tuple[str, str]], *, server: str) -> dict[str, Any]:
+    """The spec restricted to the operations in `implemented` (METHOD, path shape).
+
+    Served at /_emulator/openapi.json and used by the fuzz tests. The map-value
+    artifact (see the module docstring) is removed; everything else is as published.
+    """
+    doc = document()
+    paths: dict[str, Any] = {}
+    for path, item in doc["paths"].items():
+        kept = {
+            method: op
+            for method, op in item.items()
+            if (method.upper(), shape(path)) in implemented
+        }
+        if kept:
+            paths[path] = kept
+    sanitized: dict[str, Any] = _without_map_artifacts(
+        {**doc, "paths": paths, "servers": [{"url": server}]}
+    )
+    return sanitized
+
+
 def _convert(node: Any) -> Any:
     if isinstance(node, list):
         return [_convert(item) for item in node]
