@@ -15,7 +15,6 @@ import hashlib
 from typing import Any
 
 import httpx
-
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, settings
