@@ -76,6 +76,17 @@ class OAuthClient(BaseModel):
     client_secret: str
     redirect_uris: list[str]
     name: str = "Emulated integration"
+    # What GET /_emulator/oauth-stats reports (e.g. "no token request for a bad state").
+    token_requests: int = 0
+    codes_issued: int = 0
+    tokens_issued: int = 0
+
+    def counters(self) -> dict[str, int]:
+        return {
+            "token_requests": self.token_requests,
+            "codes_issued": self.codes_issued,
+            "tokens_issued": self.tokens_issued,
+        }
 
 
 class AuthCode(BaseModel):
@@ -85,6 +96,8 @@ class AuthCode(BaseModel):
     account_id: str
     expires_at: float
     used: bool = False
+    # The token it was exchanged for: revoked if the code is replayed (RFC 6749 §4.1.2).
+    access_token: str | None = None
 
 
 @dataclass

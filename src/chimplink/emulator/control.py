@@ -78,6 +78,12 @@ async def create_oauth_client(ctx: ApiContext) -> dict[str, Any]:
     for uri in uris:
         if not uri.startswith(("http://", "https://")):
             raise problems.field_error("redirect_uris", f"not an http(s) URL: {uri}")
+        # RFC 6749 §3.1.2: no fragment; no whitespace or controls, which URL
+        # parsers drop silently and would make "exact match" inexact.
+        if "#" in uri or any(ord(c) <= 0x20 or ord(c) == 0x7F for c in uri):
+            raise problems.field_error(
+                "redirect_uris", f"no fragment, spaces or control characters allowed: {uri!r}"
+            )
     assert client_id is not None and secret is not None
     name = _string(body, "name", required=False) or "Emulated integration"
     ctx.backend.oauth_clients[client_id] = OAuthClient(
