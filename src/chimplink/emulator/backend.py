@@ -203,7 +203,7 @@ class Backend:
 
     def new_id(self, length: int = 10) -> str:
         """A Mailchimp-style hex id (lists, webhooks, batches...), reproducible with --seed."""
-        return "".join(self.rng.choice("0123456789abcdef") for _ in range(length))
+        return f"{self.rng.getrandbits(4 * length):0{length}x}"
 
     def new_int_id(self) -> int:
         return self.rng.randrange(10_000, 2_000_000_000)

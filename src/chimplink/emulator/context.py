@@ -60,7 +60,7 @@ class ApiContext:
                     return self._json
                 raise problems.json_parse_error("We encountered an unspecified JSON parsing error.")
             try:
-                self._json = json.loads(raw)
+                self._json = json.loads(raw, parse_constant=_reject_constant)
             except (ValueError, UnicodeDecodeError) as exc:
                 raise problems.json_parse_error(
                     f"We encountered a JSON parsing error: {exc}"
@@ -98,6 +98,11 @@ class ApiContext:
     def url(self, path: str) -> str:
         """An absolute URL on this emulator (API links, file URLs, batch results)."""
         return f"{self.base_url}{path}"
+
+
+def _reject_constant(name: str) -> Any:
+    """Python's json accepts NaN and Infinity; JSON (and Mailchimp) does not."""
+    raise ValueError(f"{name} is not valid JSON")
 
 
 def json_type(value: object) -> str:

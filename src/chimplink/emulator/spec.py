@@ -183,8 +183,14 @@ def _request_validator(method: str, path: str, relax: frozenset[str]) -> Validat
     schema = request_schema(method, path)
     if schema is None:
         return None
-    if relax and "required" in schema:
-        schema["required"] = [name for name in schema["required"] if name not in relax]
+    if relax:
+        # Every request schema of the document is a top-level $ref: relax the target.
+        ref = schema.get("$ref")
+        if isinstance(ref, str):
+            target = schema["definitions"][ref.rsplit("/", 1)[-1]]
+            schema = {**target, "definitions": schema["definitions"]}
+        if "required" in schema:
+            schema["required"] = [name for name in schema["required"] if name not in relax]
     validator: Validator = fastjsonschema.compile(schema)
     return validator
 

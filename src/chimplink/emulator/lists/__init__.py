@@ -1,5 +1,5 @@
-"""Emulated resource group: lists (being built; see the issue)."""
+"""Audiences (lists): create, list, get, update, delete (REFERENCE.md §8)."""
 
-from chimplink.emulator.routing import Route
+from chimplink.emulator.lists.routes import routes
 
-routes: list[Route] = []
+__all__ = ["routes"]

@@ -1,5 +1,5 @@
-"""Emulated resource group: merge_fields (being built; see the issue)."""
+"""Merge fields (audience fields): CRUD, types, tags, required values (REFERENCE.md §8.5)."""
 
-from chimplink.emulator.routing import Route
+from chimplink.emulator.merge_fields.routes import routes
 
-routes: list[Route] = []
+__all__ = ["routes"]
