@@ -244,12 +244,7 @@ class EmulatorApp:
         found = self.api.match(request.method, path)
         if found.route is None:
             operation = f"{request.method} {path}"
-            if found.allowed:
-                exc = problems.method_not_allowed(found.allowed)
-            elif (known := spec.find(request.method, path)) is not None:
-                exc = problems.not_emulated(f"{request.method} {known.path}")
-            else:
-                exc = problems.not_found()
+            exc = _unmatched(request.method, path, found.allowed)
             self.behaviour.record(account.account_id, operation, exc.status)
             return self.problem(exc, request_id)
         operation = found.route.operation
@@ -305,12 +300,7 @@ class EmulatorApp:
         request = Request(scope, receive)
         found = self.api.match(method.upper(), path)
         if found.route is None:
-            exc = (
-                problems.method_not_allowed(found.allowed)
-                if found.allowed
-                else problems.not_found()
-            )
-            response = self.problem(exc, request_id)
+            response = self.problem(_unmatched(method.upper(), path, found.allowed), request_id)
         else:
             ctx = ApiContext(request, self, found.params, account, base_url, found.route)
             try:
@@ -369,6 +359,16 @@ class EmulatorApp:
             # uvicorn closes the socket; in-process, httpx sees the same error.
             raise httpx.RemoteProtocolError("Server disconnected without sending a response.")
         return response
+
+
+def _unmatched(method: str, path: str, allowed: tuple[str, ...]) -> problems.ProblemError:
+    """405 with Allow, 501 for a Mailchimp operation not emulated, else 404."""
+    if allowed:
+        return problems.method_not_allowed(allowed)
+    known = spec.find(method, path)
+    if known is not None:
+        return problems.not_emulated(f"{method} {known.path}")
+    return problems.not_found()
 
 
 def create_app(

@@ -1,5 +1,5 @@
-"""Emulated resource group: batches (being built; see the issue)."""
+"""Batch operations (`/batches`) and batch webhooks (`/batch-webhooks`), REFERENCE.md §7."""
 
-from chimplink.emulator.routing import Route
+from chimplink.emulator.batches.routes import control_routes, public_routes, routes
 
-routes: list[Route] = []
+__all__ = ["control_routes", "public_routes", "routes"]

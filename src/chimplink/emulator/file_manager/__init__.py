@@ -1,5 +1,5 @@
-"""Emulated resource group: file_manager (being built; see the issue)."""
+"""The File Manager (`/file-manager/files`, `/file-manager/folders`), REFERENCE.md §9."""
 
-from chimplink.emulator.routing import Route
+from chimplink.emulator.file_manager.routes import public_routes, routes
 
-routes: list[Route] = []
+__all__ = ["public_routes", "routes"]
