@@ -174,3 +174,25 @@ async def test_malformed_state_file_is_a_clear_error(tmp_path: Path) -> None:
     state.write_text('{"accounts": {"x": {"record": {}, "stores": {}}}}')
     with pytest.raises(ValueError, match="state file"):
         create_app(state_file=state)
+
+
+async def test_scripted_fault_hits_the_next_calls_of_one_operation_only(make_client) -> None:  # type: ignore[no-untyped-def]
+    _, client = make_client()
+    info = await _account(client)
+    headers = {"Authorization": f"Bearer {info['access_token']}"}
+    scripted = await client.post(
+        "/_emulator/faults", json={"operation": "GET /ping", "fault": "503", "count": 2}
+    )
+    assert scripted.status_code == 200
+    assert (await client.get("/3.0/", headers=headers)).status_code == 200
+    assert (await client.get("/3.0/ping", headers=headers)).status_code == 503
+    assert (await client.get("/3.0/ping", headers=headers)).status_code == 503
+    assert (await client.get("/3.0/ping", headers=headers)).status_code == 200
+    unknown = await client.post(
+        "/_emulator/faults", json={"operation": "GET /nope", "fault": "503"}
+    )
+    assert unknown.status_code == 400
+    bad_kind = await client.post(
+        "/_emulator/faults", json={"operation": "GET /ping", "fault": "418"}
+    )
+    assert bad_kind.status_code == 400

@@ -324,7 +324,9 @@ class EmulatorApp:
             name = trigger.strip()
             if name in problems.TRIGGERABLE:
                 return self.problem(problems.triggered(name), request_id)
-        fault = behaviour.draw_fault()
+        fault = behaviour.take_scripted_fault(account.account_id, route.operation)
+        if fault is None:
+            fault = behaviour.draw_fault()
         stats = behaviour.for_account(account.account_id)
         if fault is not None:
             stats.faults[fault] += 1

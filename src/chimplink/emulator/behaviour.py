@@ -26,6 +26,19 @@ FAULT_KINDS = FAULTS_BEFORE + FAULTS_AFTER
 
 
 @dataclass
+class ScriptedFault:
+    """A fault for the next `remaining` requests of one operation (tests, demos).
+
+    `operation` is the route's name, e.g. "DELETE /lists/{list_id}/webhooks/{webhook_id}".
+    """
+
+    operation: str
+    kind: str
+    remaining: int = 1
+    account_id: str | None = None
+
+
+@dataclass
 class AccountStats:
     requests: Counter[tuple[str, int]] = field(default_factory=Counter)
     throttled: int = 0
@@ -59,6 +72,23 @@ class Behaviour:
     def reset(self) -> None:
         self._rng = random.Random(self.config.seed)
         self.stats: dict[str, AccountStats] = {}
+        self.scripted: list[ScriptedFault] = []
+
+    def script_fault(self, fault: ScriptedFault) -> None:
+        self.scripted.append(fault)
+
+    def take_scripted_fault(self, account_id: str, operation: str) -> str | None:
+        """The next scripted fault for this request, if one matches (used up as it fires)."""
+        for fault in self.scripted:
+            if fault.operation != operation:
+                continue
+            if fault.account_id is not None and fault.account_id != account_id:
+                continue
+            fault.remaining -= 1
+            if fault.remaining <= 0:
+                self.scripted.remove(fault)
+            return fault.kind
+        return None
 
     def for_account(self, account_id: str) -> AccountStats:
         stats = self.stats.get(account_id)

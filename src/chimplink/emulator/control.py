@@ -140,6 +140,31 @@ async def configure(ctx: ApiContext) -> dict[str, Any]:
     return await stats(ctx)
 
 
+async def script_fault(ctx: ApiContext) -> dict[str, Any]:
+    """Make the next `count` calls of one operation fail with a chosen fault."""
+    from chimplink.emulator.behaviour import FAULT_KINDS, ScriptedFault
+
+    body = await ctx.json_object()
+    operation = _string(body, "operation", required=True)
+    kind = _string(body, "fault", required=True)
+    assert operation is not None and kind is not None
+    known = {route.operation for route in ctx.app.api.routes}
+    if operation not in known:
+        raise problems.field_error(
+            "operation", f"unknown operation {operation!r}; use a route such as 'GET /ping'"
+        )
+    if kind not in FAULT_KINDS:
+        raise problems.field_error("fault", f"fault must be one of {', '.join(FAULT_KINDS)}")
+    count = body.get("count", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise problems.field_error("count", "count must be an integer >= 1")
+    account_id = _string(body, "account_id", required=False)
+    ctx.app.behaviour.script_fault(
+        ScriptedFault(operation=operation, kind=kind, remaining=count, account_id=account_id)
+    )
+    return {"operation": operation, "fault": kind, "count": count, "account_id": account_id}
+
+
 async def reset(ctx: ApiContext) -> None:
     ctx.app.reset()
 
@@ -163,6 +188,7 @@ control_routes = [
     Route("POST", "/tokens/revoke", revoke_token),
     Route("GET", "/stats", stats),
     Route("POST", "/config", configure),
+    Route("POST", "/faults", script_fault),
     Route("POST", "/reset", reset),
     Route("GET", "/state", state),
     Route("GET", "/openapi.json", openapi),
