@@ -122,6 +122,9 @@ def _convert(node: Any) -> Any:
     if not isinstance(node, dict):
         return node
     out = {k: _convert(v) for k, v in node.items() if k not in _DROP_KEYS}
+    if isinstance(node.get("properties"), dict):
+        # Keys of `properties` are field names, not keywords: keep `title`, `description`...
+        out["properties"] = {name: _convert(sub) for name, sub in node["properties"].items()}
     if isinstance(out.get("additionalProperties"), dict):
         del out["additionalProperties"]
     if out.pop("nullable", False) and isinstance(out.get("type"), str):

@@ -1,5 +1,6 @@
-"""Emulated resource group: ecommerce (being built; see the issue)."""
+"""E-commerce: stores, customers, products + variants, orders and carts + lines,
+promo rules + codes (REFERENCE.md §10)."""
 
-from chimplink.emulator.routing import Route
+from chimplink.emulator.ecommerce.routes import routes
 
-routes: list[Route] = []
+__all__ = ["routes"]
