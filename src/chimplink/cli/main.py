@@ -6,7 +6,9 @@ from pathlib import Path
 
 import typer
 
+from chimplink.cli import db as db_cmd
 from chimplink.cli import emulator as emulator_cmd
+from chimplink.cli import keys as keys_cmd
 
 app = typer.Typer(
     name="chimplink",
@@ -15,6 +17,8 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.add_typer(db_cmd.app, name="db")
+app.add_typer(keys_cmd.app, name="keys")
 
 
 @app.command()
