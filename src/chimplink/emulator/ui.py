@@ -17,11 +17,9 @@ view never depends on those packages' internals.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from functools import cache
 from typing import Any
 from urllib.parse import quote
 
-import jinja2
 from pydantic import BaseModel
 from starlette.responses import HTMLResponse
 
@@ -29,6 +27,7 @@ from chimplink.emulator.backend import Account
 from chimplink.emulator.context import ApiContext
 from chimplink.emulator.lists.models import MailingList, lists_of
 from chimplink.emulator.members.models import Member, members_of
+from chimplink.emulator.pages import html_page, templates
 from chimplink.emulator.routing import Route
 from chimplink.emulator.segments import interests as interest_rules
 from chimplink.emulator.segments import models as segment_rules
@@ -53,31 +52,11 @@ _DELIVERY_COLUMNS = (
     "last_status",
 )
 
-_HEADERS = {
-    "Cache-Control": "no-store",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
-    ),
-}
-
-
-@cache
-def _templates() -> jinja2.Environment:
-    """The UI's templates, loaded once per process (code, not state)."""
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("chimplink.emulator", "templates/ui"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-
 
 def _page(template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-    html = _templates().get_template(template).render(**context)
-    return HTMLResponse(html, status_code=status, headers=dict(_HEADERS))
+    return html_page(
+        templates("chimplink.emulator", "templates/ui"), template, status=status, **context
+    )
 
 
 def _home(ctx: ApiContext) -> str:

@@ -24,9 +24,9 @@ from chimplink.emulator.campaigns.models import (
     Campaign,
     campaigns_of,
 )
-from chimplink.emulator.campaigns.query import time_param
 from chimplink.emulator.campaigns.reports import find_recipient, render_activity
 from chimplink.emulator.context import ApiContext
+from chimplink.emulator.params import time_param
 
 
 def find_any_campaign(ctx: ApiContext, campaign_id: str) -> Campaign:

@@ -19,13 +19,12 @@ from chimplink.emulator.campaigns.models import (
     missing_for_send,
     require_campaign,
 )
-from chimplink.emulator.campaigns.query import enum_param, time_param, within
 from chimplink.emulator.context import ApiContext
 from chimplink.emulator.ecommerce.models import check_strings, orders_for_campaign
 from chimplink.emulator.links import self_links
 from chimplink.emulator.lists.models import lists_of
 from chimplink.emulator.members.models import members_of
-from chimplink.emulator.params import page
+from chimplink.emulator.params import enum_param, page, time_param, within
 
 ALREADY_SENT = "This campaign has already been sent."
 _STATUSES = ("save", "paused", "schedule", "sending", "sent")

@@ -20,12 +20,11 @@ from chimplink.emulator.campaigns.models import (
     figures,
     require_sent,
 )
-from chimplink.emulator.campaigns.query import enum_param, time_param, within
 from chimplink.emulator.context import ApiContext
 from chimplink.emulator.links import self_links
 from chimplink.emulator.lists.models import lists_of
 from chimplink.emulator.members.models import subscriber_hash
-from chimplink.emulator.params import page
+from chimplink.emulator.params import enum_param, page, time_param, within
 
 _TYPES = ("regular", "plaintext", "absplit", "rss", "variate")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -31,7 +31,7 @@ from chimplink.emulator.file_manager.models import (
     unfile,
 )
 from chimplink.emulator.links import link, self_links
-from chimplink.emulator.params import page
+from chimplink.emulator.params import enum_param, page, time_param
 
 _SORT_FIELDS = ("added_date", "name", "size")
 _SORT_DIRS = ("ASC", "DESC")
@@ -102,34 +102,11 @@ def _render_folder(ctx: ApiContext, store: FileManagerStore, folder: Folder) -> 
 # -- query filters ----------------------------------------------------------------------
 
 
-def _time_param(query: Mapping[str, str], name: str) -> datetime | None:
-    raw = query.get(name)
-    if not raw:
-        return None
-    # A literal "+" of an offset arrives as a space when the client did not encode it.
-    for candidate in (raw, raw.replace(" ", "+")):
-        try:
-            parsed = datetime.fromisoformat(candidate)
-        except ValueError:
-            continue
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-    raise problems.field_error(name, f"{name} must be a date and time in ISO 8601 format.")
-
-
-def _choice(query: Mapping[str, str], name: str, allowed: tuple[str, ...]) -> str | None:
-    raw = query.get(name)
-    if not raw:
-        return None
-    if raw not in allowed:
-        raise problems.field_error(name, f"Schema describes enum, {raw} found instead")
-    return raw
-
-
 def _created_filter(query: Mapping[str, str], items: list[Any]) -> list[Any]:
     """`created_by`, `since_created_at` (inclusive) and `before_created_at` (exclusive)."""
     created_by = query.get("created_by")
-    since = _time_param(query, "since_created_at")
-    before = _time_param(query, "before_created_at")
+    since = time_param(query, "since_created_at")
+    before = time_param(query, "before_created_at")
     kept = []
     for item in items:
         if created_by and item.created_by != created_by:
@@ -145,9 +122,9 @@ def _created_filter(query: Mapping[str, str], items: list[Any]) -> list[Any]:
 
 def _list_files(ctx: ApiContext, *, folder_id: int | None, href: str) -> dict[str, Any]:
     query = ctx.query
-    kind = _choice(query, "type", FILE_TYPES)
-    sort_field = _choice(query, "sort_field", _SORT_FIELDS) or "added_date"
-    sort_dir = _choice(query, "sort_dir", _SORT_DIRS) or "ASC"
+    kind = enum_param(query, "type", FILE_TYPES)
+    sort_field = enum_param(query, "sort_field", _SORT_FIELDS) or "added_date"
+    sort_dir = enum_param(query, "sort_dir", _SORT_DIRS) or "ASC"
     store = files_of(ctx.account)
     found = [
         f

@@ -28,8 +28,9 @@ from chimplink.emulator.backend import Account, Backend
 from chimplink.emulator.context import ApiContext
 from chimplink.emulator.lists.models import lists_of
 from chimplink.emulator.members import writes
-from chimplink.emulator.members.handlers import emit, render
+from chimplink.emulator.members.handlers import emit
 from chimplink.emulator.members.models import members_of, require_member
+from chimplink.emulator.members.render import member_response
 from chimplink.emulator.merge_fields.models import fields_in
 
 ACTIONS = ("unsubscribe", "update_profile", "change_email", "clean", "subscribe")
@@ -116,7 +117,7 @@ async def subscriber_action(ctx: ApiContext) -> dict[str, Any]:
             "N/A (Unsubscribed by an admin)" if source == "admin" else ""
         )
     emit(ctx.backend, outcome, account=account, fields=fields, source=source, reason=event_reason)
-    return render(ctx, outcome.member, fields)
+    return member_response(ctx, outcome.member, fields)
 
 
 def count_subscribed(account: Account) -> int:

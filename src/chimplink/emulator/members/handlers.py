@@ -21,7 +21,7 @@ from chimplink.emulator.members.models import (
     require_member,
     subscriber_hash,
 )
-from chimplink.emulator.members.render import members_base, render_member
+from chimplink.emulator.members.render import member_response, members_base, render_member
 from chimplink.emulator.merge_fields.models import MergeField, fields_in
 from chimplink.emulator.params import DEFAULT_COUNT, MAX_COUNT, bool_param, int_param, page
 
@@ -32,16 +32,6 @@ INTEREST_MATCHES = ("any", "all", "none")
 # "Event names must be 2-30 characters" (§8.6); Mailchimp also limits them to
 # letters, digits, dashes and underscores.
 _EVENT_NAME = re.compile(r"^[A-Za-z0-9_-]{2,30}$")
-
-
-def render(
-    ctx: ApiContext, member: Member, fields: list[MergeField] | None = None
-) -> dict[str, Any]:
-    if fields is None:
-        fields = fields_in(ctx.account, member.list_id)
-    return render_member(
-        member, tags=[f.tag for f in fields], base=members_base(ctx, member.list_id)
-    )
 
 
 def emit(
@@ -197,7 +187,7 @@ async def list_members(ctx: ApiContext) -> dict[str, Any]:
 async def get_member(ctx: ApiContext) -> dict[str, Any]:
     list_id = ctx.params["list_id"]
     require_list(ctx.account, list_id)
-    return render(ctx, require_member(ctx.account, list_id, ctx.params["subscriber_hash"]))
+    return member_response(ctx, require_member(ctx.account, list_id, ctx.params["subscriber_hash"]))
 
 
 async def create_member(ctx: ApiContext) -> dict[str, Any]:
@@ -222,7 +212,7 @@ async def create_member(ctx: ApiContext) -> dict[str, Any]:
         skip_merge_validation=bool_param(ctx.query, "skip_merge_validation"),
     )
     emit(ctx.backend, outcome, account=account, fields=fields)
-    return render(ctx, outcome.member, fields)
+    return member_response(ctx, outcome.member, fields)
 
 
 async def upsert_member(ctx: ApiContext) -> dict[str, Any]:
@@ -274,7 +264,7 @@ async def upsert_member(ctx: ApiContext) -> dict[str, Any]:
             skip_merge_validation=skip,
         )
     emit(ctx.backend, outcome, account=account, fields=fields)
-    return render(ctx, outcome.member, fields)
+    return member_response(ctx, outcome.member, fields)
 
 
 async def update_member(ctx: ApiContext) -> dict[str, Any]:
@@ -296,7 +286,7 @@ async def update_member(ctx: ApiContext) -> dict[str, Any]:
         skip_merge_validation=bool_param(ctx.query, "skip_merge_validation"),
     )
     emit(ctx.backend, outcome, account=account, fields=fields)
-    return render(ctx, outcome.member, fields)
+    return member_response(ctx, outcome.member, fields)
 
 
 async def archive_member(ctx: ApiContext) -> None:

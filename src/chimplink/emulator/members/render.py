@@ -14,12 +14,24 @@ from typing import Any
 from chimplink.emulator.context import ApiContext
 from chimplink.emulator.links import SCHEMA_BASE
 from chimplink.emulator.members.models import Member
+from chimplink.emulator.merge_fields.models import MergeField, fields_in
 
 MAX_TAGS_SHOWN = 50
 _INSTANCE = f"{SCHEMA_BASE}/Definitions/Lists/Members/Response.json"
 _COLLECTION = f"{SCHEMA_BASE}/Definitions/Lists/Members/CollectionResponse.json"
 _PUT = f"{SCHEMA_BASE}/Definitions/Lists/Members/PUT.json"
 _PATCH = f"{SCHEMA_BASE}/Definitions/Lists/Members/PATCH.json"
+
+
+def member_response(
+    ctx: ApiContext, member: Member, fields: Sequence[MergeField] | None = None
+) -> dict[str, Any]:
+    """One member as every endpoint that shows one renders it (members, segments)."""
+    if fields is None:
+        fields = fields_in(ctx.account, member.list_id)
+    return render_member(
+        member, tags=[f.tag for f in fields], base=members_base(ctx, member.list_id)
+    )
 
 
 def members_base(ctx: ApiContext, list_id: str) -> str:

@@ -8,39 +8,16 @@ nothing from elsewhere and send `Referrer-Policy: no-referrer` (RFC 9700
 
 from __future__ import annotations
 
-from functools import cache
 from typing import Any
 
-import jinja2
 from starlette.responses import HTMLResponse
 
-_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "X-Content-Type-Options": "nosniff",
-    # No form-action: browsers apply it to the redirect after the form is sent.
-    "Content-Security-Policy": (
-        "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; frame-ancestors 'none'"
-    ),
-}
-
-
-@cache
-def _templates() -> jinja2.Environment:
-    """The package's templates, loaded once per process (code, not state)."""
-    return jinja2.Environment(
-        loader=jinja2.PackageLoader("chimplink.emulator.oauth", "templates"),
-        autoescape=True,
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+from chimplink.emulator.pages import html_page, templates
 
 
 def render(template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-    html = _templates().get_template(template).render(**context)
-    return HTMLResponse(html, status_code=status, headers=dict(_HEADERS))
+    env = templates("chimplink.emulator.oauth", "templates")
+    return html_page(env, template, status=status, **context)
 
 
 def error_page(*, title: str, detail: str, status: int = 400) -> HTMLResponse:

@@ -10,11 +10,12 @@ from chimplink.emulator.context import ApiContext
 from chimplink.emulator.links import link, self_links
 from chimplink.emulator.lists.models import require_list
 from chimplink.emulator.members.models import find_member, require_member
+from chimplink.emulator.members.render import member_response
 from chimplink.emulator.params import bool_param, page
 from chimplink.emulator.segments import models
 from chimplink.emulator.segments.conditions import Options, parse_options
 from chimplink.emulator.segments.models import Segment
-from chimplink.emulator.segments.render import member_body, segment_body
+from chimplink.emulator.segments.render import segment_body
 
 SEGMENT_TYPES = ("saved", "static", "fuzzy")
 
@@ -183,8 +184,8 @@ async def batch_members(ctx: ApiContext) -> dict[str, Any]:
         addresses = error["email_addresses"]
         error_count += len(addresses) if isinstance(addresses, list) else 1
     return {
-        "members_added": [member_body(ctx, m) for m in result.added],
-        "members_removed": [member_body(ctx, m) for m in result.removed],
+        "members_added": [member_response(ctx, m) for m in result.added],
+        "members_removed": [member_response(ctx, m) for m in result.removed],
         "errors": result.errors,
         "total_added": len(result.added),
         "total_removed": len(result.removed),
@@ -204,7 +205,7 @@ async def list_segment_members(ctx: ApiContext) -> dict[str, Any]:
     members = models.segment_members(ctx.account, segment, statuses=_statuses(ctx.query))
     href = ctx.api_url(f"/lists/{segment.list_id}/segments/{segment.id}/members")
     return {
-        "members": [member_body(ctx, m) for m in page(ctx.query, members)],
+        "members": [member_response(ctx, m) for m in page(ctx.query, members)],
         "total_items": len(members),
         "_links": [
             *self_links(href, "Lists/Segments/Members/Collection"),
@@ -224,7 +225,7 @@ async def add_segment_member(ctx: ApiContext) -> dict[str, Any]:
         # Only contacts of the audience can join one of its segments.
         raise problems.not_found()
     models.add_member(ctx.account, segment=segment, member=member)
-    return member_body(ctx, member)
+    return member_response(ctx, member)
 
 
 async def remove_segment_member(ctx: ApiContext) -> None:

@@ -6,53 +6,8 @@ from typing import Any
 
 from chimplink.emulator.context import ApiContext
 from chimplink.emulator.links import link, self_links
-from chimplink.emulator.members.models import Member
 from chimplink.emulator.segments.interests import Interest, InterestCategory
 from chimplink.emulator.segments.models import Segment
-
-_LOCATION = {
-    "latitude": 0,
-    "longitude": 0,
-    "gmtoff": 0,
-    "dstoff": 0,
-    "country_code": "",
-    "timezone": "",
-}
-
-
-def member_body(ctx: ApiContext, member: Member) -> dict[str, Any]:
-    """A list member as segment endpoints show it (the spec's `ListMembers*` schemas)."""
-    first = str(member.merge_fields.get("FNAME", "") or "")
-    last = str(member.merge_fields.get("LNAME", "") or "")
-    href = ctx.api_url(f"/lists/{member.list_id}/members/{member.id}")
-    return {
-        "id": member.id,
-        "email_address": member.email_address,
-        "unique_email_id": member.unique_email_id,
-        "contact_id": member.contact_id,
-        "full_name": f"{first} {last}".strip(),
-        "web_id": member.web_id,
-        "email_type": member.email_type,
-        "status": member.status,
-        "merge_fields": dict(member.merge_fields),
-        "interests": dict(member.interests),
-        "stats": {"avg_open_rate": 0, "avg_click_rate": 0},
-        "ip_signup": member.ip_signup,
-        "timestamp_signup": member.timestamp_signup,
-        "ip_opt": member.ip_opt,
-        "timestamp_opt": member.timestamp_opt,
-        "member_rating": member.member_rating,
-        "last_changed": member.last_changed,
-        "language": member.language,
-        "vip": member.vip,
-        "email_client": "",
-        "location": {**_LOCATION, **member.location},
-        "source": member.source,
-        "tags_count": len(member.tags),
-        "tags": [{"id": t.get("id"), "name": t.get("name")} for t in member.tags],
-        "list_id": member.list_id,
-        "_links": [link("self", href, "GET", "Lists/Members/Instance")],
-    }
 
 
 def segment_body(ctx: ApiContext, segment: Segment, *, member_count: int) -> dict[str, Any]:
