@@ -254,3 +254,23 @@ def test_configure_from_settings() -> None:
         structlog.reset_defaults()
     (line,) = stream.getvalue().splitlines()
     assert json.loads(line)["event"] == "loud"
+
+
+def test_uvicorn_loggers_configured_earlier_still_go_through_the_redactor() -> None:
+    import logging.config
+
+    from uvicorn.config import LOGGING_CONFIG
+
+    logging.config.dictConfig(LOGGING_CONFIG)  # what uvicorn.Config does by default
+    stream = io.StringIO()
+    try:
+        configure_logging(json_output=True, stream=stream, cache_loggers=False)
+        logging.getLogger("uvicorn.access").warning("GET /?code=%s 200", TOKEN)
+    finally:
+        for handler in list(logging.getLogger().handlers):
+            if handler.get_name() == "chimplink":
+                logging.getLogger().removeHandler(handler)
+        structlog.reset_defaults()
+    output = stream.getvalue()
+    assert "GET /?code=" in output
+    assert TOKEN not in output

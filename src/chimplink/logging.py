@@ -259,7 +259,17 @@ def configure_logging(
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level if isinstance(level, int) else level.upper())
+    # uvicorn's own logging config gives its loggers private handlers that
+    # bypass the root, and so the redactor: send them through the root instead.
+    for name in _ROUTED_THROUGH_ROOT:
+        routed = logging.getLogger(name)
+        routed.handlers.clear()
+        routed.propagate = True
+        routed.setLevel(logging.NOTSET)
     return redactor
+
+
+_ROUTED_THROUGH_ROOT = ("uvicorn", "uvicorn.error", "uvicorn.access")
 
 
 def configure_from_settings(settings: Settings, *, stream: TextIO | None = None) -> Redactor:
