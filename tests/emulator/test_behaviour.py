@@ -148,9 +148,14 @@ async def test_reset_forgets_accounts_and_stats(make_client) -> None:  # type: i
     info = await _account(client)
     headers = {"Authorization": f"Bearer {info['access_token']}"}
     assert (await client.get("/3.0/ping", headers=headers)).status_code == 200
+    await client.post("/_emulator/config", json={"fault_rate": 0.5, "max_connections": 2})
     await Control(client).reset()
     assert (await client.get("/3.0/ping", headers=headers)).status_code == 401
-    assert (await Control(client).stats())["accounts"] == {}
+    after = await Control(client).stats()
+    assert after["accounts"] == {}
+    # Run-time changes are undone too: back to the configured model.
+    assert after["config"]["fault_rate"] == 0
+    assert after["config"]["max_connections"] == 10
 
 
 def test_state_file_survives_a_restart(tmp_path: Path) -> None:

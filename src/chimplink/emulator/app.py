@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable, Coroutine, Iterable
 from pathlib import Path
@@ -347,13 +348,17 @@ class EmulatorApp:
                 items = behaviour_mod.count_items(await ctx.json(allow_empty=True))
             except problems.ProblemError:
                 items = 1
-        await behaviour.sleep_latency(items)
-        if fault == "slow":
-            await asyncio.sleep(self.config.slow_fault_ms / 1000)
+        # The latency is the request's whole time at Mailchimp: the handler
+        # runs first and the sleep covers what remains, so the emulator's own
+        # CPU time does not queue up on top of the modelled latency.
+        started = time.perf_counter()
         try:
             response = self._render(await route.handler(ctx), ctx, request_id)
         except problems.ProblemError as exc:
             response = self.problem(exc, request_id)
+        await behaviour.sleep_latency(items, elapsed_s=time.perf_counter() - started)
+        if fault == "slow":
+            await asyncio.sleep(self.config.slow_fault_ms / 1000)
         if fault == "500":
             return self.problem(problems.internal_error(), request_id)
         if fault == "reset":

@@ -3,7 +3,8 @@
 All waiting is `asyncio.sleep`, so a hundred accounts with ten requests each
 cost no CPU while they wait. The limit counts in-flight API requests per
 account: the 11th concurrent one gets 429 at once, as Mailchimp's does
-(REFERENCE.md §6).
+(REFERENCE.md §6). A request whose client gave up still counts until it ends:
+"a timed-out request may still be running on our backend" (§6).
 """
 
 from __future__ import annotations
@@ -63,13 +64,14 @@ class AccountStats:
 class Behaviour:
     def __init__(self, config: EmulatorConfig) -> None:
         self.config = config
-        self.fault_rate = config.fault_rate
-        self.latency_ms = config.latency_ms
-        self.latency_per_item_ms = config.latency_per_item_ms
-        self.max_connections = config.max_connections
         self.reset()
 
     def reset(self) -> None:
+        """Back to the configured model (run-time changes from /_emulator/config are undone)."""
+        self.fault_rate = self.config.fault_rate
+        self.latency_ms = self.config.latency_ms
+        self.latency_per_item_ms = self.config.latency_per_item_ms
+        self.max_connections = self.config.max_connections
         self._rng = random.Random(self.config.seed)
         self.stats: dict[str, AccountStats] = {}
         self.scripted: list[ScriptedFault] = []
@@ -117,10 +119,11 @@ class Behaviour:
             return None
         return self._rng.choice(FAULT_KINDS)
 
-    async def sleep_latency(self, items: int) -> None:
-        delay_ms = self.latency_ms + self.latency_per_item_ms * max(items, 1)
-        if delay_ms > 0:
-            await asyncio.sleep(delay_ms / 1000)
+    async def sleep_latency(self, items: int, *, elapsed_s: float = 0.0) -> None:
+        """Sleep until the request has taken its modelled latency (`elapsed_s` already spent)."""
+        delay_s = (self.latency_ms + self.latency_per_item_ms * max(items, 1)) / 1000 - elapsed_s
+        if delay_s > 0:
+            await asyncio.sleep(delay_s)
 
 
 # Body keys whose list length counts as the request's "items" for the latency model.
