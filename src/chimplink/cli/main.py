@@ -9,6 +9,8 @@ import typer
 from chimplink.cli import db as db_cmd
 from chimplink.cli import emulator as emulator_cmd
 from chimplink.cli import keys as keys_cmd
+from chimplink.cli import serve as serve_cmd
+from chimplink.cli import uninstall as uninstall_cmd
 
 app = typer.Typer(
     name="chimplink",
@@ -68,6 +70,34 @@ def demo(
 ) -> None:
     """Start the demo: the emulator with seeded data, and what to open."""
     emulator_cmd.run(host=host, port=port, seed_demo=True, seed=7)
+
+
+@app.command()
+def serve(
+    host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
+    port: int = typer.Option(8000, min=0, max=65535, help="Port to listen on."),
+) -> None:
+    """Serve the web app: platform sign-in, connect, audience, disconnect, webhooks."""
+    serve_cmd.run(host=host, port=port)
+
+
+@app.command("platform-link")
+def platform_link(
+    tenant: str = typer.Option(..., "--tenant", help="The platform's id of the user."),
+    name: str = typer.Option("", "--name", help="The name chimplink shows for the user."),
+    ttl_minutes: int = typer.Option(5, "--ttl-minutes", min=1, max=1440, help="Validity."),
+) -> None:
+    """Print a signed link that opens a chimplink session for one platform user."""
+    serve_cmd.platform_link(tenant=tenant, name=name, ttl_minutes=ttl_minutes)
+
+
+@app.command()
+def uninstall(
+    installation_id: str = typer.Argument(..., help="The installation to uninstall."),
+    yes: bool = typer.Option(False, "--yes", "-y", help="Do not ask for confirmation."),
+) -> None:
+    """Disconnect a Mailchimp account: delete its webhooks at Mailchimp, then its data."""
+    uninstall_cmd.run(installation_id=installation_id, yes=yes)
 
 
 if __name__ == "__main__":  # pragma: no cover
