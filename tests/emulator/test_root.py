@@ -67,11 +67,13 @@ async def test_oauth_scheme_and_apikey_query_are_accepted(emulator: Emulator) ->
     assert clash.status_code == 401
 
 
-async def test_revoked_token_gets_401_everywhere(emulator: Emulator) -> None:
+async def test_revoked_token_gets_401_everywhere_and_is_counted(emulator: Emulator) -> None:
     account = await emulator.account()
     await emulator.control.revoke(account.token)
     response = await account.get("/ping")
     assert response.status_code == 401
+    stats = (await emulator.control.stats())["accounts"][account.info["account_id"]]
+    assert stats["requests"]["GET /ping"] == {"401": 1}
 
 
 async def test_unknown_path_is_404_and_wrong_method_is_405_with_allow(account: Account) -> None:

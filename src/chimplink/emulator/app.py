@@ -46,7 +46,7 @@ from chimplink.emulator import (
 from chimplink.emulator import (
     behaviour as behaviour_mod,
 )
-from chimplink.emulator.auth import authenticate
+from chimplink.emulator.auth import authenticate, credential
 from chimplink.emulator.backend import Account, Backend
 from chimplink.emulator.behaviour import Behaviour
 from chimplink.emulator.config import EmulatorConfig
@@ -241,8 +241,12 @@ class EmulatorApp:
         return json_response(filter_fields(ctx.query, reply), headers={"X-Request-Id": request_id})
 
     async def _api(self, request: Request, dc: str | None, path: str, request_id: str) -> Response:
-        account = authenticate(self.backend, request, dc)
         found = self.api.match(request.method, path)
+        try:
+            account = authenticate(self.backend, request, dc)
+        except problems.ProblemError as refused:
+            self._record_refused(request, path, found.route, refused.status)
+            raise
         if found.route is None:
             operation = f"{request.method} {path}"
             exc = _unmatched(request.method, path, found.allowed)
@@ -309,6 +313,25 @@ class EmulatorApp:
             except problems.ProblemError as exc:
                 response = self.problem(exc, request_id)
         return response.status_code, bytes(response.body)
+
+    def _record_refused(
+        self, request: Request, path: str, route: Route | None, status: int
+    ) -> None:
+        """Count a refused call in the stats of the account its credential belongs to.
+
+        A revoked token still names its account: an integration's calls after
+        the user removed the app must show up, so tests can prove there is no
+        retry storm.
+        """
+        try:
+            token = credential(request)
+        except problems.ProblemError:
+            return
+        record = self.backend.tokens.get(token or "")
+        if record is None:
+            return
+        operation = route.operation if route is not None else f"{request.method} {path}"
+        self.behaviour.record(record.account_id, operation, status)
 
     async def _run(
         self,
