@@ -47,7 +47,7 @@ def run(
         raise typer.Exit(2) from None
     base = public_url or f"http://{host}:{port}"
     if seed_demo:
-        asyncio.run(_seed_demo(app, base, console))
+        asyncio.run(seed_demo_data(app, base, console))
     console.print(f"Mailchimp emulator on [bold]{base}[/bold]")
     console.print(f"  API (single host):  {base}/3.0/")
     console.print(f"  OAuth:              {base}/oauth2/authorize")
@@ -58,7 +58,14 @@ def run(
     uvicorn.run(app, host=host, port=port, log_level="warning", backlog=2048)
 
 
-async def _seed_demo(app: object, base: str, console: Console) -> None:
+async def seed_demo_data(
+    app: object,
+    base: str,
+    console: Console,
+    *,
+    redirect_uri: str = "http://127.0.0.1:8000/oauth/callback",
+) -> None:
+    """A demo account with an audience, and the OAuth app `chimplink serve` uses in the demo."""
     transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url=base) as client:
         account = (
@@ -72,7 +79,7 @@ async def _seed_demo(app: object, base: str, console: Console) -> None:
             json={
                 "client_id": DEMO_CLIENT_ID,
                 "client_secret": DEMO_CLIENT_SECRET,
-                "redirect_uris": ["http://127.0.0.1:8000/oauth/callback"],
+                "redirect_uris": [redirect_uri],
             },
         )
         headers = {"Authorization": f"Bearer {account['access_token']}"}

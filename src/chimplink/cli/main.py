@@ -66,10 +66,13 @@ def emulator(
 @app.command()
 def demo(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
-    port: int = typer.Option(8900, min=0, max=65535, help="Port of the emulator."),
+    port: int = typer.Option(8000, min=1, max=65535, help="Port of chimplink's web app."),
+    emulator_port: int = typer.Option(8900, min=1, max=65535, help="Port of the emulator."),
 ) -> None:
-    """Start the demo: the emulator with seeded data, and what to open."""
-    emulator_cmd.run(host=host, port=port, seed_demo=True, seed=7)
+    """The demo: the emulator (seeded) and chimplink's web app, with the link to open."""
+    from chimplink.cli import demo as demo_cmd
+
+    demo_cmd.run(host=host, port=port, emulator_port=emulator_port)
 
 
 @app.command()
