@@ -54,11 +54,13 @@ async def test_revocation_marks_needs_reconnect_after_exactly_one_call(world: Wo
             )
         ).all()
     assert len(rows) == 1
-    # The emulator served no further request for the account (it does not count the
-    # 401s it answers before authentication succeeds; the transport above does).
+    # The emulator saw exactly one call for the account since the revocation: the 401.
     stats_after = await world.mailchimp.api_stats()
     account_id = installation.account_id
-    assert _emulator_calls(stats_after, account_id) == _emulator_calls(stats_before, account_id)
+    before = _emulator_calls(stats_before, account_id).get("GET /lists", {})
+    after = _emulator_calls(stats_after, account_id).get("GET /lists", {})
+    assert after.get("401", 0) - before.get("401", 0) == 1
+    assert sum(after.values()) - sum(before.values()) == 1
 
     [marked] = await installations_of(world, "user-1")
     assert marked.status is InstallationStatus.NEEDS_RECONNECT
