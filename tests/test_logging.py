@@ -274,3 +274,13 @@ def test_uvicorn_loggers_configured_earlier_still_go_through_the_redactor() -> N
     output = stream.getvalue()
     assert "GET /?code=" in output
     assert TOKEN not in output
+
+
+def test_an_address_hashes_the_same_bare_quoted_and_assigned() -> None:
+    from chimplink.logging import scrub_text
+
+    address = "Ann@x.example"
+    expected = hash_email(address)
+    assert scrub_text(address) == expected
+    assert scrub_text(repr(address)) == f"'{expected}'"
+    assert scrub_text(f"login_email={address}") == f"login_email={expected}"

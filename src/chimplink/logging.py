@@ -107,8 +107,11 @@ _ASSIGNED_SECRET = re.compile(
     r"(?i)([\"']?\b(?:access_token|refresh_token|client_secret|code_verifier|signing_secret"
     r"|api_?key|password|authorization)[\"']?\s*[:=]\s*[\"']?)(?!\[redacted\])[^\"'&\s,;}]+"
 )
+# The local part omits `'` and `=` (legal but rare): reprs ('a@b.c') and
+# key=value pairs (login_email=a@b.c) then hash to the same value as the bare
+# address, so log lines stay correlatable.
 _EMAIL = re.compile(
-    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+(?:@|%40)"
+    r"[A-Za-z0-9.!#$%&*+/?^_`{|}~-]+(?:@|%40)"
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
 )
 
