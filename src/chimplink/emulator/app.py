@@ -241,6 +241,7 @@ class EmulatorApp:
         return json_response(filter_fields(ctx.query, reply), headers={"X-Request-Id": request_id})
 
     async def _api(self, request: Request, dc: str | None, path: str, request_id: str) -> Response:
+        arrived = time.perf_counter()
         found = self.api.match(request.method, path)
         try:
             account = authenticate(self.backend, request, dc)
@@ -258,7 +259,9 @@ class EmulatorApp:
             return self.problem(problems.too_many_connections(), request_id)
         status = 500
         try:
-            response = await self._run(request, account, found.route, found.params, request_id)
+            response = await self._run(
+                request, account, found.route, found.params, request_id, arrived
+            )
             status = response.status_code
             return response
         finally:
@@ -340,6 +343,7 @@ class EmulatorApp:
         route: Route,
         params: dict[str, str],
         request_id: str,
+        arrived: float,
     ) -> Response:
         ctx = ApiContext(request, self, params, account, self.base_url(request), route)
         behaviour = self.behaviour
@@ -371,15 +375,14 @@ class EmulatorApp:
                 items = behaviour_mod.count_items(await ctx.json(allow_empty=True))
             except problems.ProblemError:
                 items = 1
-        # The latency is the request's whole time at Mailchimp: the handler
-        # runs first and the sleep covers what remains, so the emulator's own
-        # CPU time does not queue up on top of the modelled latency.
-        started = time.perf_counter()
+        # The latency is the request's whole time at Mailchimp, from its arrival:
+        # the handler runs first and the sleep covers what remains, so the
+        # emulator's own CPU time (on one event loop) does not queue up on top.
         try:
             response = self._render(await route.handler(ctx), ctx, request_id)
         except problems.ProblemError as exc:
             response = self.problem(exc, request_id)
-        await behaviour.sleep_latency(items, elapsed_s=time.perf_counter() - started)
+        await behaviour.sleep_latency(items, elapsed_s=time.perf_counter() - arrived)
         if fault == "slow":
             await asyncio.sleep(self.config.slow_fault_ms / 1000)
         if fault == "500":
