@@ -12,9 +12,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from chimplink.connect import Services, run_due_cleanups
 from chimplink.store import delete_api_calls_before, delete_stale_oauth_states
+
+if TYPE_CHECKING:
+    from chimplink.jobs.inbound_tasks import ConnectorFactory
 
 __all__ = [
     "API_CALL_RETENTION",
@@ -57,12 +61,18 @@ async def prune_api_calls(services: Services) -> object:
         )
 
 
-def builtin_tasks() -> tuple[Task, ...]:
-    return (
+def builtin_tasks(*, connectors: ConnectorFactory | None = None) -> tuple[Task, ...]:
+    """The periodic tasks; with `connectors`, also the inbound ones (jobs/inbound_tasks.py)."""
+    tasks = (
         Task("remote_cleanup", timedelta(seconds=30), remote_cleanup),
         Task("expire_oauth_states", timedelta(minutes=15), expire_oauth_states),
         Task("prune_api_calls", timedelta(hours=6), prune_api_calls),
     )
+    if connectors is None:
+        return tasks
+    from chimplink.jobs.inbound_tasks import inbound_tasks  # it imports Task from here
+
+    return tasks + inbound_tasks(connectors)
 
 
 async def run_task(task: Task, services: Services) -> object:

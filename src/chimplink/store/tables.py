@@ -48,6 +48,11 @@ __all__ = [
     "OAuthStateRow",
     "PendingCleanupRow",
     "RemoteWebhookRow",
+    "SyncCheckpointRow",
+    "SyncConfigRow",
+    "SyncRecordRow",
+    "SyncRunRow",
+    "SyncSuppressionRow",
     "TenantRow",
     "UtcDateTime",
 ]
@@ -253,3 +258,206 @@ class AuditRow(Base):
     installation_id: Mapped[str | None] = mapped_column(String(ID_LENGTH), index=True)
     event: Mapped[str] = mapped_column(String(40))
     details: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+
+
+# -- outbound sync (sync/; repositories in store/sync_config.py and store/sync_state.py) ---
+
+
+class SyncConfigRow(Base):
+    """How one installation syncs: the audience, the field mapping, tag and consent rules.
+
+    `managed_tags` is every tag name chimplink has ever set from a platform
+    label: only those are ever removed, so tags the user adds in Mailchimp
+    are never touched (a `sync_tags` batch would remove them, REFERENCE.md §8.3).
+    """
+
+    __tablename__ = "sync_configs"
+    __table_args__ = (
+        CheckConstraint("no_consent IN ('transactional', 'skip')", name="no_consent"),
+    )
+
+    installation_id: Mapped[str] = mapped_column(
+        ForeignKey("installations.id", ondelete="CASCADE"), primary_key=True
+    )
+    list_id: Mapped[str] = mapped_column(String(64))
+    # platform field name → merge tag ("" = derive a tag from the field name)
+    field_map: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    # merge tag → its Mailchimp type, and the audience's double opt-in flag, as the
+    # last run resolved them: enough to rebuild the member payload offline
+    field_types: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    audience_double_optin: Mapped[bool] = mapped_column(default=False)
+    sync_labels: Mapped[bool] = mapped_column(default=True)
+    # label → tag name; None: every label becomes a tag of the same name
+    label_tags: Mapped[dict[str, Any] | None] = mapped_column(Json)
+    managed_tags: Mapped[list[Any]] = mapped_column(Json, default=list)
+    no_consent: Mapped[str] = mapped_column(String(20), default="transactional")
+    double_optin: Mapped[bool] = mapped_column(default=False)
+    erase_permanently: Mapped[bool] = mapped_column(default=False)
+    plan_contact_limit: Mapped[int | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SyncRecordRow(Base):
+    """What chimplink last did with one platform contact, and why.
+
+    `email` is personal data: it lives only here, and goes with the
+    installation (ON DELETE CASCADE) or with an erasure. `subscriber_hash` is
+    the Mailchimp member this contact is linked to (NULL until one exists);
+    `content_hash` is the hash of exactly what was last sent (NULL: send again).
+    """
+
+    __tablename__ = "sync_records"
+    __table_args__ = (
+        CheckConstraint("outcome IN ('synced', 'failed', 'parked', 'skipped')", name="outcome"),
+        Index(None, "installation_id", "subscriber_hash"),
+        Index(None, "installation_id", "outcome"),
+    )
+
+    installation_id: Mapped[str] = mapped_column(
+        ForeignKey("installations.id", ondelete="CASCADE"), primary_key=True
+    )
+    platform_key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    subscriber_hash: Mapped[str | None] = mapped_column(String(32))
+    content_hash: Mapped[str | None] = mapped_column(String(64))
+    outcome: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(500))
+    attempts: Mapped[int] = mapped_column(default=0)
+    tags: Mapped[list[Any]] = mapped_column(Json, default=list)  # managed tags last set
+    updated_at: Mapped[datetime]
+
+
+class SyncSuppressionRow(Base):
+    """An address erased on the platform: never sent to Mailchimp again.
+
+    Only the subscriber hash (MD5 of the lowercased address, REFERENCE.md §8.1)
+    is kept, never the address (reliability.md §3.3: record a local
+    suppression by hash).
+    """
+
+    __tablename__ = "sync_suppressions"
+
+    installation_id: Mapped[str] = mapped_column(
+        ForeignKey("installations.id", ondelete="CASCADE"), primary_key=True
+    )
+    subscriber_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    reason: Mapped[str] = mapped_column(String(40))
+    created_at: Mapped[datetime]
+
+
+class SyncCheckpointRow(Base):
+    """Per stream, the cursor of the last platform change Mailchimp acknowledged."""
+
+    __tablename__ = "sync_checkpoints"
+
+    installation_id: Mapped[str] = mapped_column(
+        ForeignKey("installations.id", ondelete="CASCADE"), primary_key=True
+    )
+    stream: Mapped[str] = mapped_column(String(40), primary_key=True)
+    cursor: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime]
+
+
+class SyncRunRow(Base):
+    """One sync run (or dry run) and its counts; `message` is for the user, PII-free."""
+
+    __tablename__ = "sync_runs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('running', 'completed', 'failed', 'needs_reconnect')", name="status"
+        ),
+        Index(None, "installation_id", "started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    installation_id: Mapped[str] = mapped_column(ForeignKey("installations.id", ondelete="CASCADE"))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20))
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    full: Mapped[bool] = mapped_column(default=False)
+    counts: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    message: Mapped[str | None] = mapped_column(String(1000))
+
+
+# -- inbound: webhook inbox (store/inbox.py; sync/inbound.py, sync/reconcile.py) -----------
+
+__all__ += ["DeadLetterRow", "InboundMemberRow", "InboxRow"]
+
+
+class InboxRow(Base):
+    """One webhook delivery, stored by the receiver before it answers 200 (a hint to process).
+
+    `body` is the raw form body: personal data (address, names). It is deleted
+    with the installation (ON DELETE CASCADE), set to NULL as soon as the
+    delivery is processed, and the row itself (kept only so late retries of
+    the same delivery are recognised by `dedupe_key`) is pruned after
+    `inbox.PROCESSED_RETENTION`. `note` says what processing concluded, PII-free.
+    """
+
+    __tablename__ = "webhook_inbox"
+    __table_args__ = (
+        UniqueConstraint("installation_id", "dedupe_key"),
+        CheckConstraint("status IN ('pending', 'processed', 'failed')", name="status"),
+        Index(None, "installation_id", "status", "next_attempt_at"),
+        Index(None, "status", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    installation_id: Mapped[str] = mapped_column(ForeignKey("installations.id", ondelete="CASCADE"))
+    dedupe_key: Mapped[str] = mapped_column(String(64))
+    event_type: Mapped[str] = mapped_column(String(40))
+    received_at: Mapped[datetime]
+    body: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+    note: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+class DeadLetterRow(Base):
+    """A delivery the receiver refused as malformed (answered 400), kept to diagnose it.
+
+    The body is cut to `inbox.DEAD_LETTER_BODY_LIMIT` bytes and may hold
+    personal data: it cascades with the installation and is pruned after
+    `inbox.DEAD_LETTER_RETENTION`.
+    """
+
+    __tablename__ = "webhook_dead_letters"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    installation_id: Mapped[str] = mapped_column(
+        ForeignKey("installations.id", ondelete="CASCADE"), index=True
+    )
+    received_at: Mapped[datetime] = mapped_column(index=True)
+    reason: Mapped[str] = mapped_column(String(500))
+    body: Mapped[str] = mapped_column(Text)
+    body_size: Mapped[int]  # bytes received (the stored body may be cut)
+
+
+class InboundMemberRow(Base):
+    """What the inbound side last saw of one Mailchimp member.
+
+    - `last_changed`: the newest Mailchimp version applied to the platform, a
+      monotonic guard (reliability.md §2.4): a re-read older than this is a
+      stale answer and is not applied;
+    - `contact_id`: Mailchimp's id of the contact, which survives an address
+      change, so reconciliation can follow an email change whose webhook was
+      lost (the subscriber hash changes with the address, REFERENCE.md §8.1).
+
+    Keyed by subscriber hash, never by address.
+    """
+
+    __tablename__ = "inbound_members"
+    __table_args__ = (Index(None, "installation_id", "contact_id"),)
+
+    installation_id: Mapped[str] = mapped_column(
+        ForeignKey("installations.id", ondelete="CASCADE"), primary_key=True
+    )
+    subscriber_hash: Mapped[str] = mapped_column(String(32), primary_key=True)
+    contact_id: Mapped[str | None] = mapped_column(String(64))
+    last_changed: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
