@@ -407,3 +407,21 @@ async def test_without_a_tight_enough_limiter_the_emulator_throttles() -> None:
         stats = (await http.get("/_emulator/stats")).json()["accounts"][info["account_id"]]
     await app.aclose()
     assert stats["throttled"] > 0
+
+
+async def test_batch_subscribe_can_ask_for_a_partial_response(emulator: Emulator) -> None:
+    account = await emulator.account()
+    client = client_for(emulator, account.info)
+    audience = await new_list(client)
+    result = await client.lists.batch_subscribe(
+        audience.id,
+        [{"email_address": "ann.lee@shop-co.example", "status": "subscribed"}],
+        update_existing=True,
+        fields=["new_members.email_address", "new_members.status", "errors"],
+    )
+    [raw] = result.responses
+    assert raw.total_created is None  # not asked for
+    [member] = raw.new_members
+    assert member.email_address == "ann.lee@shop-co.example"
+    assert member.id is None  # trimmed by Mailchimp
+    assert result.outcomes["ann.lee@shop-co.example"].status == "created"

@@ -9,6 +9,7 @@ from chimplink.mailchimp.accounting import ApiCall, CallObserver, CallRecorder
 from chimplink.mailchimp.auth import ApiKeyAuth, OAuthTokenAuth, credential_fingerprint
 from chimplink.mailchimp.batches import (
     BATCH_SUBSCRIBE_LIMIT,
+    BATCH_SUBSCRIBE_OUTCOME_FIELDS,
     BatchOperation,
     BatchResults,
     BatchSubscribeResult,
@@ -104,6 +105,7 @@ from chimplink.mailchimp.webhook_events import (
 
 __all__ = [
     "BATCH_SUBSCRIBE_LIMIT",
+    "BATCH_SUBSCRIBE_OUTCOME_FIELDS",
     "DEFAULT_LOGIN_URL",
     "DEFAULT_PAGE_SIZE",
     "MAILCHIMP_CONNECTION_LIMIT",

@@ -40,7 +40,12 @@ from typing import Literal, TypeVar
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from chimplink.mailchimp import InvalidRequestError, MailchimpClient, MailchimpError
+from chimplink.mailchimp import (
+    BATCH_SUBSCRIBE_OUTCOME_FIELDS,
+    InvalidRequestError,
+    MailchimpClient,
+    MailchimpError,
+)
 from chimplink.platforms import Connector, ConnectorError, Contact, Erasure
 from chimplink.store.sync_config import add_managed_tags
 from chimplink.store.sync_state import (
@@ -425,7 +430,10 @@ class Runner:
         self.calls("write")
         try:
             result = await self.client.lists.batch_subscribe(
-                self.list_id, members, update_existing=not create
+                self.list_id,
+                members,
+                update_existing=not create,
+                fields=BATCH_SUBSCRIBE_OUTCOME_FIELDS,
             )
         except MailchimpError as exc:  # account-level: 401, 403
             decision = classify(exc)

@@ -105,6 +105,7 @@ class ListsService(Service):
         skip_merge_validation: bool = False,
         skip_duplicate_check: bool = False,
         chunk_size: int = BATCH_SUBSCRIBE_LIMIT,
+        fields: Sequence[str] | None = None,
     ) -> BatchSubscribeResult:
         """Batch subscribe/update with per-member outcomes (see `batches.batch_subscribe`)."""
         return await batch_subscribe(
@@ -116,4 +117,5 @@ class ListsService(Service):
             skip_merge_validation=skip_merge_validation,
             skip_duplicate_check=skip_duplicate_check,
             chunk_size=chunk_size,
+            fields=fields,
         )
