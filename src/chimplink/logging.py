@@ -107,11 +107,8 @@ _ASSIGNED_SECRET = re.compile(
     r"(?i)([\"']?\b(?:access_token|refresh_token|client_secret|code_verifier|signing_secret"
     r"|api_?key|password|authorization)[\"']?\s*[:=]\s*[\"']?)(?!\[redacted\])[^\"'&\s,;}]+"
 )
-# The local part omits `'` and `=` (legal but rare): reprs ('a@b.c') and
-# key=value pairs (login_email=a@b.c) then hash to the same value as the bare
-# address, so log lines stay correlatable.
 _EMAIL = re.compile(
-    r"[A-Za-z0-9.!#$%&*+/?^_`{|}~-]+(?:@|%40)"
+    r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+(?:@|%40)"
     r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
 )
 
@@ -139,7 +136,26 @@ def scrub_text(text: str, *, email_hash_key: bytes | None = None) -> str:
     text = _HEX32.sub(REDACTED, text)
     text = _QUERY_SECRET.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
     text = _ASSIGNED_SECRET.sub(lambda m: f"{m.group(1)}{REDACTED}", text)
-    return _EMAIL.sub(lambda m: hash_email(m.group(0), key=email_hash_key), text)
+    return _EMAIL.sub(lambda m: _hash_match(m.group(0), email_hash_key), text)
+
+
+def _hash_match(found: str, key: bytes | None) -> str:
+    """Hash an address found in text, keeping a `'` or `key=` prefix the pattern took in.
+
+    `'` and `=` are legal in a local part but in logs they mostly come from a
+    repr ('a@b.c') or a key=value pair (login_email=a@b.c): hashing only what
+    follows such a prefix gives the same hash as the bare address, so log
+    lines stay correlatable. Anything else is hashed whole.
+    """
+    prefix = _QUOTE_OR_KEY_PREFIX.match(found)
+    rest = found[prefix.end() :] if prefix is not None else ""
+    if prefix is None or rest.startswith(("@", "%40")):
+        return hash_email(found, key=key)
+    return prefix.group(0) + hash_email(rest, key=key)
+
+
+# A leading quote (a repr) or an identifier followed by `=` (a key=value pair).
+_QUOTE_OR_KEY_PREFIX = re.compile(r"'|[A-Za-z_][A-Za-z0-9_]*=")
 
 
 def _as_text(value: object) -> str:
