@@ -24,6 +24,27 @@ import httpx
 
 RESULTS = Path(__file__).resolve().parent / "results"
 
+# The audience every benchmark creates (POST /3.0/lists).
+LIST_BODY = {
+    "name": "Bench",
+    "permission_reminder": "You signed up.",
+    "email_type_option": False,
+    "contact": {
+        "company": "Bench",
+        "address1": "1 Road",
+        "city": "Atlanta",
+        "state": "GA",
+        "zip": "30308",
+        "country": "US",
+    },
+    "campaign_defaults": {
+        "from_name": "Bench",
+        "from_email": "bench@bench-co.example",
+        "subject": "Hi",
+        "language": "en",
+    },
+}
+
 
 def free_port() -> int:
     with socket.socket() as sock:

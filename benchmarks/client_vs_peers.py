@@ -48,7 +48,7 @@ import httpx
 import mailchimp3
 import mailchimp_marketing
 
-from benchmarks._common import ServedProcess, emulator_process, write_result
+from benchmarks._common import LIST_BODY, ServedProcess, emulator_process, write_result
 from chimplink.mailchimp import (
     BATCH_SUBSCRIBE_OUTCOME_FIELDS,
     LocalLimiter,
@@ -62,25 +62,6 @@ CONNECTIONS = 10
 CHUNK = 500  # Mailchimp's batch subscribe limit
 OVERHEAD_BLOCK = 100
 
-LIST_BODY = {
-    "name": "Bench",
-    "permission_reminder": "You signed up.",
-    "email_type_option": False,
-    "contact": {
-        "company": "Bench",
-        "address1": "1 Road",
-        "city": "Atlanta",
-        "state": "GA",
-        "zip": "30308",
-        "country": "US",
-    },
-    "campaign_defaults": {
-        "from_name": "Bench",
-        "from_email": "bench@bench-co.example",
-        "subject": "Hi",
-        "language": "en",
-    },
-}
 
 VARIANTS = {
     "a": "mailchimp3, one PUT per member (sequential)",

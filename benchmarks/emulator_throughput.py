@@ -24,27 +24,7 @@ from typing import Any
 import httpx
 
 from benchmarks import _loadgen
-from benchmarks._common import ServedProcess, emulator_process, write_result
-
-LIST_BODY = {
-    "name": "Bench",
-    "permission_reminder": "You signed up.",
-    "email_type_option": False,
-    "contact": {
-        "company": "Bench",
-        "address1": "1 Road",
-        "city": "Atlanta",
-        "state": "GA",
-        "zip": "30308",
-        "country": "US",
-    },
-    "campaign_defaults": {
-        "from_name": "Bench",
-        "from_email": "bench@bench-co.example",
-        "subject": "Hi",
-        "language": "en",
-    },
-}
+from benchmarks._common import LIST_BODY, ServedProcess, emulator_process, write_result
 
 
 def _setup(url: str, accounts: int, *, members: int) -> list[dict[str, Any]]:

@@ -37,7 +37,7 @@ from typing import Any
 
 import httpx
 
-from benchmarks._common import emulator_process, write_result
+from benchmarks._common import LIST_BODY, emulator_process, write_result
 
 LATENCY_MS = 150.0
 PER_ITEM_MS = 4.0
@@ -53,25 +53,6 @@ EMULATOR_FLAGS = (
     "--max-connections",
     str(CONNECTIONS),
 )
-LIST_BODY = {
-    "name": "Bench Shop",
-    "permission_reminder": "You bought from us.",
-    "email_type_option": False,
-    "contact": {
-        "company": "Bench Shop",
-        "address1": "1 Road",
-        "city": "Atlanta",
-        "state": "GA",
-        "zip": "30308",
-        "country": "US",
-    },
-    "campaign_defaults": {
-        "from_name": "Bench Shop",
-        "from_email": "news@bench-shop.com",
-        "subject": "Hi",
-        "language": "en",
-    },
-}
 FIELD_MAP = {"first_name": "FNAME", "last_name": "LNAME", "city": "", "orders": ""}
 CITIES = ("Atlanta", "Macon", "Savannah", "Athens", "Augusta", "Columbus", "Rome")
 

@@ -9,7 +9,6 @@ never skip.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -19,30 +18,9 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from chimplink.platforms.sql import platform_engine
+from tests.store.conftest import postgres_admin
 
-_ADMIN_CANDIDATES = (
-    "postgresql://postgres@127.0.0.1:5432/test",
-    "postgresql://root@127.0.0.1:5432/test",
-)
-
-
-@pytest.fixture(scope="session")
-def postgres_admin() -> str:
-    """A libpq URL that may CREATE DATABASE; fails the test run if there is none."""
-    candidates = (
-        (os.environ["TEST_POSTGRES_URL"],) if os.environ.get("TEST_POSTGRES_URL") else ()
-    ) + _ADMIN_CANDIDATES
-    errors = []
-    for candidate in candidates:
-        try:
-            with psycopg.connect(candidate, connect_timeout=5, autocommit=True) as connection:
-                connection.execute("SELECT 1")
-            return candidate
-        except psycopg.Error as exc:
-            errors.append(f"{make_url(candidate).render_as_string()}: {exc}".strip())
-    pytest.fail(
-        "PostgreSQL is unreachable; platform tests need it:\n" + "\n".join(errors), pytrace=False
-    )
+__all__ = ["postgres_admin"]  # a fixture, shared with the storage tests
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
