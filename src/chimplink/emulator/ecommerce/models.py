@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, MutableMapping
 from datetime import UTC, datetime
-from typing import Any, get_origin
+from typing import Any, TypeVar, get_origin
 
 from pydantic import BaseModel, Field
 
@@ -339,60 +339,47 @@ def already_exists(article: str) -> problems.ProblemError:
     )
 
 
-def require_store(account: Account, store_id: str) -> Store:
-    found = ecommerce_of(account).stores.get(store_id)
+T = TypeVar("T")
+
+
+def found_or_404(items: Mapping[str, T], key: str) -> T:
+    """The item under `key`, or Mailchimp's 404 "Resource Not Found"."""
+    found = items.get(key)
     if found is None:
         raise problems.not_found()
     return found
+
+
+def require_store(account: Account, store_id: str) -> Store:
+    return found_or_404(ecommerce_of(account).stores, store_id)
 
 
 def require_customer(store: Store, customer_id: str) -> Customer:
-    found = store.customers.get(customer_id)
-    if found is None:
-        raise problems.not_found()
-    return found
+    return found_or_404(store.customers, customer_id)
 
 
 def require_product(store: Store, product_id: str) -> Product:
-    found = store.products.get(product_id)
-    if found is None:
-        raise problems.not_found()
-    return found
+    return found_or_404(store.products, product_id)
 
 
 def require_variant(product: Product, variant_id: str) -> Variant:
-    found = product.variants.get(variant_id)
-    if found is None:
-        raise problems.not_found()
-    return found
+    return found_or_404(product.variants, variant_id)
 
 
 def require_order(store: Store, order_id: str) -> Order:
-    found = store.orders.get(order_id)
-    if found is None:
-        raise problems.not_found()
-    return found
+    return found_or_404(store.orders, order_id)
 
 
 def require_cart(store: Store, cart_id: str) -> Cart:
-    found = store.carts.get(cart_id)
-    if found is None:
-        raise problems.not_found()
-    return found
+    return found_or_404(store.carts, cart_id)
 
 
 def require_promo_rule(store: Store, promo_rule_id: str) -> PromoRule:
-    found = store.promo_rules.get(promo_rule_id)
-    if found is None:
-        raise problems.not_found()
-    return found
+    return found_or_404(store.promo_rules, promo_rule_id)
 
 
 def require_promo_code(rule: PromoRule, promo_code_id: str) -> PromoCode:
-    found = rule.promo_codes.get(promo_code_id)
-    if found is None:
-        raise problems.not_found()
-    return found
+    return found_or_404(rule.promo_codes, promo_code_id)
 
 
 def customer_totals(store: Store) -> dict[str, tuple[int, float]]:
