@@ -11,7 +11,7 @@ so the processor scans its stream.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Collection, Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 
 from chimplink.platforms import (
     ConnectorError,
@@ -19,90 +19,30 @@ from chimplink.platforms import (
     ConsentWithdrawn,
     Contact,
     EmailChanged,
-    Erasure,
     FieldSpec,
-    FieldType,
-    FieldValue,
     InboundChange,
     ProfileChanged,
 )
+from tests.sync.connector import DEFAULT_FIELDS, DEFAULT_MAP, MemoryConnector
 
-FIELDS = [
-    FieldSpec("first_name", FieldType.TEXT, "First name"),
-    FieldSpec("last_name", FieldType.TEXT, "Last name"),
-    FieldSpec("city", FieldType.TEXT, "City"),
-    FieldSpec("score", FieldType.NUMBER, "Loyalty score"),
-]
-FIELD_MAP = {"first_name": "FNAME", "last_name": "LNAME", "city": "", "score": ""}
+FIELDS = DEFAULT_FIELDS
+FIELD_MAP = DEFAULT_MAP
 
 
-class MemoryPlatform:
-    name = "memory"
+class MemoryPlatform(MemoryConnector):
+    """The sync tests' in-memory connector, with `apply` really writing back."""
 
     def __init__(self, fields: Iterable[FieldSpec] = FIELDS) -> None:
-        self.fields = list(fields)
-        self._seq = 0
-        self._contacts: dict[str, Contact] = {}
+        super().__init__(fields)
         self.calls: list[InboundChange] = []
         self.effective: list[InboundChange] = []
         self.refuse: type[InboundChange] | None = None  # apply raises for this kind
-
-    def _cursor(self) -> str:
-        self._seq += 1
-        return f"{self._seq:012d}"
-
-    # -- the platform's own edits -------------------------------------------------------
-
-    def put(
-        self,
-        key: str,
-        email: str,
-        *,
-        consent: Consent = Consent.GRANTED,
-        fields: Mapping[str, FieldValue] | None = None,
-        labels: Iterable[str] = (),
-    ) -> Contact:
-        contact = Contact(
-            key=key,
-            email=email,
-            consent=consent,
-            cursor=self._cursor(),
-            fields=dict(fields or {}),
-            labels=frozenset(labels),
-        )
-        self._contacts[key] = contact
-        return contact
-
-    def edit(self, key: str, **changes: object) -> Contact:
-        current = self._contacts[key]
-        if "fields" in changes:
-            changes["fields"] = {**current.fields, **changes["fields"]}  # type: ignore[dict-item]
-        contact = dataclasses.replace(current, cursor=self._cursor(), **changes)  # type: ignore[arg-type]
-        self._contacts[key] = contact
-        return contact
 
     def remove(self, key: str) -> None:
         del self._contacts[key]
 
     def __getitem__(self, key: str) -> Contact:
         return self._contacts[key]
-
-    # -- the Connector protocol ---------------------------------------------------------
-
-    async def describe_fields(self) -> list[FieldSpec]:
-        return list(self.fields)
-
-    async def contacts(self, *, after: str | None, page_size: int) -> AsyncIterator[list[Contact]]:
-        selected = sorted(
-            (c for c in self._contacts.values() if after is None or c.cursor > after),
-            key=lambda c: c.cursor,
-        )
-        for start in range(0, len(selected), page_size):
-            yield selected[start : start + page_size]
-
-    async def erasures(self, *, after: str | None, page_size: int) -> AsyncIterator[list[Erasure]]:
-        for page in ():
-            yield page
 
     async def apply(self, change: InboundChange) -> None:
         self.calls.append(change)

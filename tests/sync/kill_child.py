@@ -68,7 +68,7 @@ class GeneratedConnector:
         yield  # an async generator with nothing to erase
 
     async def apply(self, change: InboundChange) -> None:
-        raise NotImplementedError
+        raise AssertionError("the kill test syncs outbound only; nothing is applied back")
 
     async def count_contacts(self, *, after: str | None) -> int:
         return self.count - (int(after) + 1 if after is not None else 0)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from abc import ABC, abstractmethod
 from collections.abc import Generator
 
 import httpx
@@ -40,7 +41,7 @@ def api_key_datacenter(api_key: str) -> str:
     return match.group("dc")
 
 
-class _SecretAuth(httpx.Auth):
+class _SecretAuth(httpx.Auth, ABC):
     def __init__(self, secret: str) -> None:
         if not secret or not secret.strip():
             raise ValueError("an empty credential cannot authenticate")
@@ -49,8 +50,8 @@ class _SecretAuth(httpx.Auth):
         self._secret = SecretStr(secret.strip())
         self.fingerprint = credential_fingerprint(self._secret.get_secret_value())
 
-    def _header(self) -> str:
-        raise NotImplementedError  # pragma: no cover - abstract
+    @abstractmethod
+    def _header(self) -> str: ...
 
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = self._header()

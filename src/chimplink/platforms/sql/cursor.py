@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -45,7 +46,7 @@ _SQLITE_TEXT_WIDTH = 32
 _SEPARATOR = "|"
 
 
-class OrderCodec:
+class OrderCodec(ABC):
     """The order part: how the cursor column is selected, compared and written down."""
 
     width: int
@@ -53,11 +54,11 @@ class OrderCodec:
     def expression(self, column: sa.Column[Any]) -> ColumnElement[Any]:
         return column
 
-    def encode(self, value: object) -> str:
-        raise NotImplementedError
+    @abstractmethod
+    def encode(self, value: object) -> str: ...
 
-    def decode(self, text: str) -> object:
-        raise NotImplementedError
+    @abstractmethod
+    def decode(self, text: str) -> object: ...
 
 
 class _IntegerOrder(OrderCodec):
