@@ -43,6 +43,7 @@ def test_defaults() -> None:
     assert settings.jobs is JobsBackend.EMBEDDED
     assert settings.mailchimp_max_connections == 5
     assert settings.embedded
+    assert settings.connector == "none"
 
 
 def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -62,6 +63,9 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
         "CHIMPLINK_MAILCHIMP_MAX_CONNECTIONS": "4",
         "CHIMPLINK_LOG_LEVEL": "DEBUG",
         "CHIMPLINK_LOG_FORMAT": "json",
+        "CHIMPLINK_CONNECTOR": "sql",
+        "CHIMPLINK_CONNECTOR_URL": "postgresql://shop@db/shop",
+        "CHIMPLINK_CONNECTOR_MAPPING": "/etc/chimplink/mapping.toml",
     }
     for name, value in values.items():
         monkeypatch.setenv(name, value)
@@ -79,6 +83,8 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
     assert client.client_secret.get_secret_value() == "client-secret"
     assert "client-secret" not in repr(client) and "client-secret" not in repr(settings)
     assert settings.require_platform_secret().get_secret_value() == "p" * 32
+    assert settings.connector == "sql"
+    assert settings.connector_mapping == Path("/etc/chimplink/mapping.toml")
 
 
 @pytest.mark.parametrize(
@@ -98,6 +104,8 @@ def test_every_variable_is_read(monkeypatch: pytest.MonkeyPatch) -> None:
         ("CHIMPLINK_SECRET_KEYS", "short-secret-value", "key 1 of 1 is not a valid key"),
         ("CHIMPLINK_SECRET_KEYS", " , ", "lists no key"),
         ("CHIMPLINK_LOG_LEVEL", "LOUD", "DEBUG"),
+        ("CHIMPLINK_CONNECTOR", "mysql", "none, demo, sql, push or python:"),
+        ("CHIMPLINK_CONNECTOR", "python:only_module", "python:<module>:<function>"),
     ],
 )
 def test_bad_values_name_the_variable_and_never_echo_it(

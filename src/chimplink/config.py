@@ -33,6 +33,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
+    "CONNECTOR_KINDS",
     "ENV_PREFIX",
     "ConfigError",
     "JobsBackend",
@@ -48,6 +49,7 @@ __all__ = [
 ]
 
 ENV_PREFIX = "CHIMPLINK_"
+CONNECTOR_KINDS = ("none", "demo", "sql", "push")
 
 # Hosts that never resolve on the public Internet (RFC 6761): plain http is
 # tolerated for them only, so that the emulator works locally and in tests
@@ -169,6 +171,19 @@ class Settings(BaseSettings):
         "INFO", description="Minimum level of log lines."
     )
     log_format: LogFormat = Field(LogFormat.AUTO, description="auto | json | console")
+    connector: str = Field(
+        "none",
+        description="Where the platform's data comes from: none | demo | sql | push | "
+        "python:<module>:<function> (platforms/registry.py).",
+    )
+    connector_url: str | None = Field(
+        None,
+        description="The platform's database (SQLAlchemy URL or SQLite path) for the "
+        "demo and sql connectors.",
+    )
+    connector_mapping: Path | None = Field(
+        None, description="The sql connector's mapping file (TOML)."
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -214,6 +229,19 @@ class Settings(BaseSettings):
     @classmethod
     def _mailchimp_url(cls, value: str | None) -> str | None:
         return None if value is None else _check_http_url(value, https_only=True)
+
+    @field_validator("connector")
+    @classmethod
+    def _connector(cls, value: str) -> str:
+        value = value.strip()
+        if value in CONNECTOR_KINDS:
+            return value
+        module, _, function = value.removeprefix("python:").partition(":")
+        if value.startswith("python:") and module and function:
+            return value
+        raise ValueError(
+            f"must be one of {', '.join(CONNECTOR_KINDS)} or python:<module>:<function>"
+        )
 
     @field_validator("mailchimp_client_id")
     @classmethod

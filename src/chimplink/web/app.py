@@ -19,7 +19,7 @@ The app refuses to start on a database whose schema is not the newest:
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 
 import httpx
 import structlog
@@ -32,7 +32,9 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from chimplink.config import ConfigError, JobsBackend, Secrets, Settings, load_secrets
 from chimplink.connect import ConnectConfig, ConnectError, open_services
-from chimplink.jobs import EmbeddedRunner
+from chimplink.jobs import EmbeddedRunner, builtin_tasks
+from chimplink.jobs.inbound_tasks import ConnectorFactory
+from chimplink.platforms.registry import open_connectors
 from chimplink.store import current_revision, head_revision
 from chimplink.web.middleware import AccessLog, CatchAll, SecurityHeaders
 from chimplink.web.pages import STATIC, Pages
@@ -118,8 +120,13 @@ def create_app(
     mailchimp_transport: httpx.AsyncBaseTransport | None = None,
     run_jobs: bool | None = None,
     secrets: Secrets | None = None,
+    connectors: ConnectorFactory | None = None,
 ) -> FastAPI:
-    """Build the web app. `run_jobs` (default: embedded jobs configured) starts the job runner."""
+    """Build the web app. `run_jobs` (default: embedded jobs configured) starts the job runner.
+
+    `connectors` gives each installation its platform's connector; by default
+    the one the settings name (`CHIMPLINK_CONNECTOR`, platforms/registry.py).
+    """
     resolved = secrets if secrets is not None else load_secrets(settings)
     config = ConnectConfig.from_settings(settings)
     pages = Pages()
@@ -128,16 +135,32 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        async with open_services(
-            settings, secrets=resolved, mailchimp_transport=mailchimp_transport, config=config
-        ) as services:
-            runner = EmbeddedRunner(services) if start_runner else None
+        async with AsyncExitStack() as stack:
+            services = await stack.enter_async_context(
+                open_services(
+                    settings,
+                    secrets=resolved,
+                    mailchimp_transport=mailchimp_transport,
+                    config=config,
+                )
+            )
+            factory = connectors
+            if factory is None:
+                factory = await stack.enter_async_context(
+                    open_connectors(settings, sessions=services.sessions)
+                )
+            runner = (
+                EmbeddedRunner(services, builtin_tasks(connectors=factory))
+                if start_runner
+                else None
+            )
             state = AppState(
                 settings=settings,
                 services=services,
                 pages=pages,
                 platform_secret=settings.platform_secret,
                 runner=runner,
+                connectors=factory,
             )
             await _check_schema(state)
             if config.oauth is None:

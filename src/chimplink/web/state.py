@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from chimplink.config import Settings
 from chimplink.connect import Services
 from chimplink.jobs import EmbeddedRunner
+from chimplink.jobs.inbound_tasks import ConnectorFactory
 from chimplink.store import get_tenant
 from chimplink.web.pages import Pages
 from chimplink.web.sessions import NotSignedIn, SignedIn, signed_in
@@ -25,6 +26,8 @@ class AppState:
     pages: Pages
     platform_secret: SecretStr | None
     runner: EmbeddedRunner | None
+    # The platform's connector per installation; None when no platform is configured.
+    connectors: ConnectorFactory | None = None
 
 
 def app_state(request: Request) -> AppState:
