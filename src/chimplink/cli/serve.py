@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
@@ -13,6 +14,8 @@ from sqlalchemy.exc import SQLAlchemyError
 from chimplink.cli.db import database_error
 from chimplink.config import ConfigError, Secrets, Settings, load_secrets, load_settings
 from chimplink.logging import configure_from_settings
+from chimplink.platforms import ConnectorError
+from chimplink.platforms.registry import open_connectors
 from chimplink.store import upgrade
 from chimplink.web import create_app, mint_link
 
@@ -22,10 +25,18 @@ def _settings(console: Console) -> tuple[Settings, Secrets]:
         settings = load_settings()
         settings.oauth_client()
         settings.require_platform_secret()
-        return settings, load_secrets(settings)
-    except ConfigError as exc:
+        secrets = load_secrets(settings)
+        asyncio.run(_check_connector(settings))
+        return settings, secrets
+    except (ConfigError, ConnectorError) as exc:
         console.print(f"[red]chimplink: {exc}[/red]", highlight=False)
         raise typer.Exit(2) from None
+
+
+async def _check_connector(settings: Settings) -> None:
+    """Open the platform's connector once, so a broken mapping stops here with its message."""
+    async with open_connectors(settings):
+        pass
 
 
 def run(*, host: str, port: int) -> None:
