@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import httpx
+import pytest
+
+from chimplink.emulator import create_app
+from chimplink.emulator.members import batch
 from tests.conformance import assert_conforms
-from tests.conftest import Account
+from tests.conftest import Account, Emulator
 from tests.emulator.test_lists import new_list
 
 BATCH = "/lists/{list_id}"
@@ -239,3 +245,37 @@ async def test_batch_schema_errors_fail_the_whole_call(account: Account) -> None
     unknown = await account.post("/lists/0000000000", json={"members": []})
     assert_conforms(unknown, "POST", BATCH)
     assert unknown.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("hold_s", "order"), [(0.0, ["ping", "batch"]), (3600.0, ["batch", "ping"])]
+)
+async def test_a_long_batch_lets_other_requests_in(
+    monkeypatch: pytest.MonkeyPatch, hold_s: float, order: list[str]
+) -> None:
+    """Mailchimp serves an account's connections in parallel: a request that comes
+    in while a 500-member call is being worked through is answered between its
+    slices. (hold_s=3600, no slices: it waits for the whole call.)"""
+    monkeypatch.setattr(batch, "MAX_HOLD_S", hold_s)
+    app = create_app()
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://mailchimp.test"
+    ) as client:
+        account = await Emulator(app, client, "http://mailchimp.test", "inprocess").account()
+        list_id = await _list(account)
+        members = [_member(f"person.{i}@example.com") for i in range(500)]
+        finished: list[str] = []
+
+        async def call(name: str, method: str, path: str, **kwargs: Any) -> httpx.Response:
+            response = await account.request(method, path, **kwargs)
+            finished.append(name)
+            return response
+
+        subscribed, ping = await asyncio.gather(
+            call("batch", "POST", f"/lists/{list_id}", json={"members": members}),
+            call("ping", "GET", "/ping"),
+        )
+    await app.aclose()
+    assert finished == order
+    assert ping.status_code == 200
+    assert subscribed.json()["total_created"] == 500

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 from pathlib import Path
 
 import httpx
@@ -55,6 +56,9 @@ def run(
     console.print(f"  Browse its state:   {base}/_emulator/ui")
     console.print("Press Ctrl-C to stop.")
     quiet_injected_resets()
+    # Everything built so far lives as long as the process: keep it out of the
+    # collector's full passes, which otherwise stall the loop longer as state grows.
+    gc.freeze()
     uvicorn.run(app, host=host, port=port, log_level="warning", backlog=2048)
 
 

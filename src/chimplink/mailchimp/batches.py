@@ -69,7 +69,7 @@ _ACCOUNT_ERRORS = (AuthenticationError, PermissionDeniedError)
 OutcomeStatus = Literal["created", "updated", "error", "unknown"]
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class MemberOutcome:
     """What happened to one address of a batch subscribe.
 
@@ -213,7 +213,9 @@ async def batch_subscribe(
         "fields": ",".join(fields) if fields else None,
     }
 
-    async def send(chunk: Sequence[Mapping[str, Any]]) -> BatchSubscribeResponse:
+    async def send(
+        chunk: Sequence[Mapping[str, Any]],
+    ) -> tuple[BatchSubscribeResponse, dict[str, MemberOutcome]]:
         data = await requestor.request(
             "POST",
             "/lists/{list_id}",
@@ -226,7 +228,10 @@ async def batch_subscribe(
             },
             idempotent=update_existing,
         )
-        return BatchSubscribeResponse.model_validate(data or {})
+        response = BatchSubscribeResponse.model_validate(data or {})
+        # Outcomes are read as each answer arrives, while other chunks are
+        # still in flight, not all at once after the last one.
+        return response, _chunk_outcomes(chunk, response)
 
     # gather, not a TaskGroup: one failed chunk must not cancel the others
     # mid-flight (that would turn their outcomes into "unknown" for nothing).
@@ -234,9 +239,10 @@ async def batch_subscribe(
     result = BatchSubscribeResult(outcomes={})
     account_error: MailchimpError | None = None
     for chunk, outcome in zip(chunks, settled, strict=True):
-        if isinstance(outcome, BatchSubscribeResponse):
-            result.responses.append(outcome)
-            result.outcomes.update(_chunk_outcomes(chunk, outcome))
+        if isinstance(outcome, tuple):
+            response, outcomes = outcome
+            result.responses.append(response)
+            result.outcomes.update(outcomes)
         elif isinstance(outcome, _ACCOUNT_ERRORS):
             account_error = account_error or outcome
         elif isinstance(outcome, MailchimpError):

@@ -15,11 +15,23 @@ it breaks becomes an entry of `errors[]` instead of failing the call:
 
 `sync_tags: true` with `update_existing` replaces an existing member's tags
 with the request's (tags are otherwise added, since 2022-01-24).
+
+Mailchimp serves an account's 10 connections in parallel; the emulator serves
+them on one event loop, where a request's latency starts when the loop reads
+it. Creating 500 members is ~35 ms of work: done in one go, it would leave the
+requests that reach the socket meanwhile unread, and the emulator's own CPU
+would show up as extra latency on them (measured with ten concurrent calls:
+up to 0.4 s on an idle machine, 1 s on a loaded one). So the members are
+worked through in slices of at most `MAX_HOLD_S`, with the loop free to read
+other requests in between.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import time
+from collections.abc import AsyncIterator, Iterable
+from typing import Any, TypeVar
 
 from chimplink.emulator import problems
 from chimplink.emulator.context import ApiContext
@@ -35,6 +47,20 @@ from chimplink.emulator.params import bool_param
 MAX_MEMBERS = 500
 CONTACT_EXISTS = "ERROR_CONTACT_EXISTS"
 GENERIC = "ERROR_GENERIC"
+# The longest the handler keeps the event loop before letting other requests in.
+MAX_HOLD_S = 0.002
+
+T = TypeVar("T")
+
+
+async def cooperatively(items: Iterable[T]) -> AsyncIterator[T]:
+    """Yield `items`, giving the event loop a turn whenever `MAX_HOLD_S` has passed."""
+    held_since = time.perf_counter()
+    for item in items:
+        if time.perf_counter() - held_since > MAX_HOLD_S:
+            await asyncio.sleep(0)
+            held_since = time.perf_counter()
+        yield item
 
 
 def _error(
@@ -93,7 +119,7 @@ async def batch_subscribe(ctx: ApiContext) -> dict[str, Any]:
     updated: list[dict[str, Any]] = []
     failures: list[dict[str, str]] = []
     seen: set[str] = set()
-    for item in body["members"]:
+    async for item in cooperatively(body["members"]):
         email = str(item.get("email_address") or "").strip()
         if not email:
             failures.append(
