@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
@@ -27,7 +28,7 @@ from chimplink.mailchimp.errors import (
 from chimplink.mailchimp.limiter import ConcurrencyLimiter
 from chimplink.mailchimp.retry import IDEMPOTENT_METHODS, RetryPolicy
 
-__all__ = ["DEFAULT_TIMEOUT", "Requestor", "expand_path"]
+__all__ = ["DEFAULT_TIMEOUT", "Requestor", "StreamedBody", "expand_path"]
 
 _log = structlog.get_logger("chimplink.mailchimp")
 
@@ -39,6 +40,19 @@ Query = Mapping[str, QueryValue]
 DEFAULT_TIMEOUT = httpx.Timeout(125.0, connect=10.0)
 
 DOWNLOAD_OPERATION = "GET {response_body_url}"
+
+
+@dataclass(frozen=True)
+class StreamedBody:
+    """A JSON body sent in pieces, produced afresh for every attempt.
+
+    For large bodies (a file upload is base64 inside JSON): the whole body is
+    never held in memory, only the caller's source and one piece. `length` is
+    exact, so the request carries a Content-Length, not chunked encoding.
+    """
+
+    length: int
+    pieces: Callable[[], AsyncIterator[bytes]]
 
 
 def _query(params: Query | None) -> dict[str, str]:
@@ -125,10 +139,12 @@ class Requestor:
         path: Mapping[str, str] | None = None,
         params: Query | None = None,
         json_body: Any = None,
+        body: StreamedBody | None = None,
         idempotent: bool | None = None,
     ) -> Any:
         """Run one API call; return its parsed JSON (None for 204/empty bodies).
 
+        The JSON body is `json_body`, or `body` already encoded in pieces.
         `idempotent` defaults from the method; services pass True for POSTs
         that are idempotent in effect (see retry.py).
         """
@@ -138,8 +154,10 @@ class Requestor:
         query = _query(params)
         content = None if json_body is None else json.dumps(json_body).encode("utf-8")
         headers = dict(self._headers)
-        if content is not None:
+        if content is not None or body is not None:
             headers["Content-Type"] = "application/json"
+        if body is not None:
+            headers["Content-Length"] = str(body.length)
         is_idempotent = method in IDEMPOTENT_METHODS if idempotent is None else idempotent
         attempts = 0
 
@@ -153,7 +171,7 @@ class Requestor:
                     method,
                     url,
                     params=query,
-                    content=content,
+                    content=body.pieces() if body is not None else content,
                     headers=headers,
                     timeout=_timeout_for(self._timeout, remaining()),
                 )
@@ -199,17 +217,17 @@ class Requestor:
 
     # -- downloads -----------------------------------------------------------------
 
-    async def download(self, url: str) -> bytes:
+    async def download(self, url: str, *, operation: str = DOWNLOAD_OPERATION) -> bytes:
         """GET an absolute URL Mailchimp handed us (batch results) WITHOUT our credentials.
 
         `response_body_url` is a signed URL on another host (REFERENCE.md §7.2):
         sending the API token there would leak it. Not limited by the account's
         slots (it is not an API connection). 4xx means expired or gone.
+        `operation` names the call in accounting (files pass their own).
         """
         parsed = httpx.URL(url)
         if parsed.scheme not in ("https", "http") or not parsed.host:
             raise ValueError("batch results URL must be an absolute http(s) URL")
-        operation = DOWNLOAD_OPERATION
         attempts = 0
 
         async def attempt(remaining: Callable[[], float | None]) -> httpx.Response:

@@ -1,4 +1,5 @@
-"""Platforms: the `Connector` protocol and the built-in connectors (sql, push, demo)."""
+"""Platforms: the `Connector` protocol (and the optional `PhotoLibrary`), and the built-in
+connectors (sql, push, demo)."""
 
 from chimplink.platforms.base import (
     Connector,
@@ -12,6 +13,8 @@ from chimplink.platforms.base import (
     FieldType,
     FieldValue,
     InboundChange,
+    Photo,
+    PhotoLibrary,
     ProfileChanged,
 )
 
@@ -27,5 +30,7 @@ __all__ = [
     "FieldType",
     "FieldValue",
     "InboundChange",
+    "Photo",
+    "PhotoLibrary",
     "ProfileChanged",
 ]

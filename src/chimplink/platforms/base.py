@@ -133,3 +133,59 @@ class Connector(Protocol):
     async def apply(self, change: InboundChange) -> None:
         """Write a change made in Mailchimp back to the platform. Must be idempotent."""
         ...
+
+
+# -- files: an optional capability, apart from `Connector` -------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    """One photo (or any file) as the platform holds it, without its bytes.
+
+    `name` is the file name shown to people, with its extension when it has
+    one; `cursor` grows with every change to the photo (bytes, name, album),
+    like a contact's. `content_hash` is the SHA-256 (hex) of the bytes when the
+    platform keeps it: chimplink can then tell an unchanged photo without
+    reading it. `width` and `height` are 0 when unknown.
+    """
+
+    key: str
+    name: str
+    album: str | None
+    content_type: str
+    size: int
+    cursor: str
+    content_hash: str | None = None
+    width: int = 0
+    height: int = 0
+
+
+@runtime_checkable
+class PhotoLibrary(Protocol):
+    """What chimplink needs from a platform that holds photos (REFERENCE.md §1's
+    photo editor): list them, read their bytes, and write photos pulled from
+    Mailchimp's File Manager. A connector may implement it besides `Connector`.
+    """
+
+    name: str
+
+    def photos(
+        self, *, after: str | None, page_size: int, album: str | None = None
+    ) -> AsyncIterator[list[Photo]]:
+        """Pages of photos with a cursor greater than `after`, in cursor order
+        (only those of `album` when given)."""
+        ...
+
+    async def get_photo(self, key: str) -> Photo | None:
+        """One photo's metadata; None when there is no photo with that key."""
+        ...
+
+    async def read_photo(self, key: str) -> bytes:
+        """The photo's bytes; `ConnectorError` when it is gone."""
+        ...
+
+    async def write_photo(
+        self, *, name: str, data: bytes, album: str | None = None, key: str | None = None
+    ) -> Photo:
+        """Store a photo: a new one (`key` None), or new bytes and name for `key`."""
+        ...

@@ -3,7 +3,9 @@
 What goes: the token and signing secret, the installation row (and through
 `ON DELETE CASCADE` every row of every table that references it — sync
 settings, per-record state and inbox events when those tables exist), its
-API-call log, and its earlier audit entries. What stays: one PII-free audit
+API-call log, its file state (folder, uploads, imports, runs: `store/files.py`;
+the files themselves stay in the user's Mailchimp account), and its earlier
+audit entries. What stays: one PII-free audit
 entry (`uninstalled`, which carries the connection date and the number of
 remote clean-ups owed), and for each webhook
 chimplink created at Mailchimp a `pending_cleanups` row so the remote delete
@@ -34,6 +36,7 @@ from chimplink.store.crypto import (
     access_token_context,
     cleanup_token_context,
 )
+from chimplink.store.files import delete_file_state
 from chimplink.store.tables import (
     ApiCallRow,
     AuditRow,
@@ -146,6 +149,7 @@ async def purge_installation(
             .where(table.installation_id == installation_id)
             .execution_options(synchronize_session=False)
         )
+    await delete_file_state(session=session, installation_id=installation_id)
     await session.execute(
         delete(InstallationRow)
         .where(InstallationRow.id == installation_id)

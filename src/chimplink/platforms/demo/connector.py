@@ -17,6 +17,7 @@ from chimplink.platforms.base import (
     InboundChange,
     ProfileChanged,
 )
+from chimplink.platforms.demo.photos import PhotoLibraryMethods
 from chimplink.platforms.demo.schema import DEMO_FIELDS, contacts, erasures
 
 if TYPE_CHECKING:
@@ -25,8 +26,10 @@ if TYPE_CHECKING:
 __all__ = ["DemoConnector"]
 
 
-class DemoConnector:
+class DemoConnector(PhotoLibraryMethods):
     """Contacts in `seq` order; the cursor is `seq` zero-padded to 12 digits.
+
+    Also a `PhotoLibrary` (photos.py): the platform's photos, in their own `seq` order.
 
     Every contact has a key and an email (the table says NOT NULL); emails made
     invalid on purpose (`invalid_share`) are yielded as they are, for the sync

@@ -2,10 +2,11 @@
 
 It plays the platform's side of the story: it holds contacts (generated with
 `create`), changes them the way a shop's back office would (`edit`,
-`withdraw_consent`, `change_email`, `add_label`, `erase`, …), and hands a
-`DemoConnector` to chimplink. Every change bumps `updated_at` and takes the
-next change sequence, so it moves the contact past any cursor; a change that
-changes nothing (a repeat) bumps nothing.
+`withdraw_consent`, `change_email`, `add_label`, `erase`, …), keeps a photo
+library (`platform.photos`, photos.py), and hands a `DemoConnector` to
+chimplink. Every change bumps `updated_at` and takes the next change
+sequence, so it moves the contact past any cursor; a change that changes
+nothing (a repeat) bumps nothing.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from chimplink.platforms.base import (
 )
 from chimplink.platforms.demo.connector import DemoConnector, encode_cursor, parse_key
 from chimplink.platforms.demo.generate import LABELS, generate_contacts
+from chimplink.platforms.demo.photos import DemoPhotos, insert_generated_photos
 from chimplink.platforms.demo.schema import (
     CHANGE_COUNTER,
     DEMO_FIELDS,
@@ -60,6 +62,7 @@ class DemoPlatform:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self.photos = DemoPhotos(engine)
 
     @classmethod
     async def create(
@@ -69,11 +72,14 @@ class DemoPlatform:
         contacts: int,
         seed: int = 7,
         invalid_share: float = 0.0,
+        photos: int = 0,
+        photo_bytes: int | None = None,
     ) -> Self:
         """A fresh demo database at `url` (a file path or an SQLite URL), replacing one there.
 
         The same `seed` gives the same contacts; `invalid_share` of them get an
-        invalid or fake email on purpose.
+        invalid or fake email on purpose. `photos` generated photos fill the
+        library (drawings, or noise of about `photo_bytes` each when given).
         """
         generated = generate_contacts(count=contacts, seed=seed, invalid_share=invalid_share)
         engine = _demo_engine(url)
@@ -117,6 +123,9 @@ class DemoPlatform:
                 await connection.execute(
                     counters.insert().values(name=CHANGE_COUNTER, value=contacts)
                 )
+                await insert_generated_photos(
+                    connection, count=photos, seed=seed, target_bytes=photo_bytes
+                )
         except BaseException:
             await engine.dispose()
             raise
@@ -135,6 +144,11 @@ class DemoPlatform:
             await engine.dispose()
             raise
         missing = set(metadata.tables) - found
+        if missing == {"photos"}:
+            # Made before the demo had photos: add the (empty) library.
+            async with engine.begin() as connection:
+                await connection.run_sync(metadata.tables["photos"].create)
+            missing = set()
         if missing:
             await engine.dispose()
             raise ConnectorError(

@@ -4,6 +4,10 @@
 email, labels) takes the next value of the `change` counter, so a reader
 that remembers the last `seq` it saw finds every later change. SQLite
 serializes writers, so sequence values also commit in order.
+
+`photos` is the photo editor's library (photos.py): the bytes with their
+SHA-256 and dimensions, in albums, with a `seq` of its own counter
+(`photo_change`), so photo edits never move contacts past a cursor.
 """
 
 from __future__ import annotations
@@ -15,15 +19,18 @@ from chimplink.platforms.base import FieldSpec, FieldType
 __all__ = [
     "CHANGE_COUNTER",
     "DEMO_FIELDS",
+    "PHOTO_COUNTER",
     "contact_labels",
     "contacts",
     "counters",
     "erasures",
     "labels",
     "metadata",
+    "photos",
 ]
 
 CHANGE_COUNTER = "change"
+PHOTO_COUNTER = "photo_change"
 
 # The fields a demo contact carries, for the mapping form (and `edit`'s keywords).
 DEMO_FIELDS = (
@@ -94,4 +101,20 @@ counters = sa.Table(
     metadata,
     sa.Column("name", sa.String(40), primary_key=True),
     sa.Column("value", sa.Integer, nullable=False),
+)
+
+photos = sa.Table(
+    "photos",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("album", sa.String(100)),
+    sa.Column("content_type", sa.String(100), nullable=False),
+    sa.Column("data", sa.LargeBinary, nullable=False),
+    sa.Column("size", sa.Integer, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("width", sa.Integer, nullable=False),
+    sa.Column("height", sa.Integer, nullable=False),
+    sa.Column("updated_at", sa.DateTime, nullable=False),
+    sa.Column("seq", sa.Integer, nullable=False, unique=True),
 )
