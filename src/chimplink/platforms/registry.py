@@ -61,6 +61,8 @@ async def open_connectors(
             yield _shared(await stack.enter_async_context(await _demo(settings)))
         elif kind == "sql":
             yield _shared(await stack.enter_async_context(await _sql(settings)))
+        elif kind == "push":
+            yield _push(sessions)
         elif kind.startswith("python:"):
             yield _python(kind)
         else:
@@ -70,6 +72,20 @@ async def open_connectors(
 def _shared(connector: Connector) -> ConnectorFactory:
     async def factory(installation: HasTenant) -> Connector:
         return connector
+
+    return factory
+
+
+def _push(sessions: Any) -> ConnectorFactory:
+    """Each tenant's pushed contacts, in chimplink's own database."""
+    if sessions is None:
+        raise ConnectorError(
+            "CHIMPLINK_CONNECTOR=push reads chimplink's own database: pass its sessions"
+        )
+    from chimplink.platforms.push import PushConnector
+
+    async def factory(installation: HasTenant) -> Connector:
+        return PushConnector(sessions=sessions, tenant_id=installation.tenant_id)
 
     return factory
 

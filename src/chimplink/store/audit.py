@@ -32,6 +32,10 @@ class AuditEvent(StrEnum):
     UNINSTALLED = "uninstalled"
     KEYS_ROTATED = "keys_rotated"
     CLEANUP_ABANDONED = "cleanup_abandoned"
+    PUSH_KEY_CREATED = "push_key_created"
+    PUSH_KEY_REVOKED = "push_key_revoked"
+    PUSH_WEBHOOK_SET = "push_webhook_set"
+    PUSH_WEBHOOK_REMOVED = "push_webhook_removed"
 
 
 @dataclass(frozen=True)

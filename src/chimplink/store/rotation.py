@@ -29,7 +29,13 @@ from chimplink.store.crypto import (
     code_verifier_context,
     signing_secret_context,
 )
-from chimplink.store.tables import InstallationSecretRow, OAuthStateRow, PendingCleanupRow
+from chimplink.store.push import webhook_secret_context
+from chimplink.store.tables import (
+    InstallationSecretRow,
+    OAuthStateRow,
+    PendingCleanupRow,
+    PushTenantRow,
+)
 
 __all__ = ["SECRET_KINDS", "RotationReport", "count_secrets_by_key", "rotate_secrets"]
 
@@ -88,6 +94,14 @@ _COLUMNS: tuple[_Column, ...] = (
         "code_verifier_ciphertext",
         "code_verifier_key_id",
         code_verifier_context,
+    ),
+    (
+        "push webhook secrets",
+        PushTenantRow,
+        "tenant_id",
+        "webhook_secret_ciphertext",
+        "webhook_secret_key_id",
+        webhook_secret_context,
     ),
 )
 

@@ -461,3 +461,227 @@ class InboundMemberRow(Base):
     contact_id: Mapped[str | None] = mapped_column(String(64))
     last_changed: Mapped[datetime | None]
     updated_at: Mapped[datetime]
+
+
+# -- the push connector: what platforms push to /api/v1 (store/push.py, platforms/push/) ----
+
+__all__ += ["PushApiKeyRow", "PushContactRow", "PushDeliveryRow", "PushErasureRow", "PushTenantRow"]
+
+
+class PushTenantRow(Base):
+    """A tenant's push-API settings, and the counter that numbers its changes.
+
+    `last_seq` is the change cursor's source: every change to the tenant's
+    contacts or erasures takes the next value. A writer's first statement
+    updates this row, which locks it until commit (a row lock on PostgreSQL,
+    the database's write lock on SQLite), so values commit in the order they
+    are taken and a reader's cursor never passes a change that commits later.
+
+    These rows (and every other push table) belong to the tenant, not to an
+    installation: the platform's contacts stay when a Mailchimp account is
+    disconnected, and go with the tenant (ON DELETE CASCADE).
+    """
+
+    __tablename__ = "push_tenants"
+
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    fields: Mapped[list[Any]] = mapped_column(Json, default=list)  # [{name, type, label}]
+    webhook_url: Mapped[str | None] = mapped_column(String(2048))
+    webhook_secret_ciphertext: Mapped[str | None] = mapped_column(Text)
+    webhook_secret_key_id: Mapped[str | None] = mapped_column(String(KEY_ID_LENGTH))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PushApiKeyRow(Base):
+    """A tenant's API key for /api/v1: only its SHA-256 is kept (shown once, at creation)."""
+
+    __tablename__ = "push_api_keys"
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))  # its first characters: tells keys apart
+    name: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class PushContactRow(Base):
+    """One contact a platform pushed; `seq` is its change cursor (unique per tenant).
+
+    Personal data (email, fields): it goes with the tenant, or with a delete
+    or an erasure through the API.
+    """
+
+    __tablename__ = "push_contacts"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "seq"),
+        CheckConstraint("consent IN ('granted', 'withdrawn', 'unknown')", name="consent"),
+    )
+
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    email: Mapped[str] = mapped_column(String(320))
+    consent: Mapped[str] = mapped_column(String(20))
+    fields: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    labels: Mapped[list[Any]] = mapped_column(Json, default=list)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class PushErasureRow(Base):
+    """A tombstone: a contact the platform erased, in the erasure feed at `seq`.
+
+    The address is kept because the sync engine needs it to suppress the
+    member and, when the operator enables it, to delete it permanently at
+    Mailchimp (`platforms.base.Erasure`).
+    """
+
+    __tablename__ = "push_erasures"
+
+    tenant_id: Mapped[str] = mapped_column(
+        ForeignKey("tenants.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255))
+    email: Mapped[str] = mapped_column(String(320))
+    erased_at: Mapped[datetime]
+
+
+class PushDeliveryRow(Base):
+    """One outgoing webhook to the platform (the outbox), written with the change it reports.
+
+    `message_id` is the Standard Webhooks `webhook-id`: the same on every
+    attempt, so the platform can drop repeats. `payload` is the exact JSON
+    body that is signed and sent (personal data): it goes with the tenant, and
+    the row is pruned after delivery or after it was given up (`status` dead,
+    `last_error` says why).
+    """
+
+    __tablename__ = "push_deliveries"
+    __table_args__ = (
+        CheckConstraint("status IN ('pending', 'delivered', 'dead')", name="status"),
+        Index(None, "status", "next_attempt_at"),
+        Index(None, "tenant_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(ForeignKey("tenants.id", ondelete="CASCADE"))
+    message_id: Mapped[str] = mapped_column(String(40), unique=True)
+    event_type: Mapped[str] = mapped_column(String(40))
+    payload: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_attempt_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    last_status: Mapped[int | None]
+    last_error: Mapped[str | None] = mapped_column(String(500))
+
+
+# -- files: the File Manager sync (store/files.py; sync/files/) ------------------------------
+
+__all__ += ["FileFolderRow", "FileImportRow", "FileRunRow", "FileUploadRow"]
+
+
+class FileFolderRow(Base):
+    """The File Manager folder chimplink puts an installation's uploads in (made on demand)."""
+
+    __tablename__ = "file_folders"
+
+    installation_id: Mapped[str] = mapped_column(
+        ForeignKey("installations.id", ondelete="CASCADE"), primary_key=True
+    )
+    folder_id: Mapped[int] = mapped_column(BigInteger)
+    name: Mapped[str] = mapped_column(String(255))
+    created_at: Mapped[datetime]
+
+
+class FileUploadRow(Base):
+    """One version of one platform photo, sent (or to be sent) to the File Manager.
+
+    The row is written with status `pending` BEFORE the upload (an intent):
+    `POST /file-manager/files` is not idempotent, so a pending row found later
+    means "maybe uploaded", and the folder is listed before sending it again.
+    `name` is the name sent, which embeds a token of the key and content hash
+    so the file can be recognised in that listing. An edited photo gets a new
+    row whose `replaces_id` is the row of the version it replaces (the link is
+    kept whether or not the old file is deleted in Mailchimp). The photo's
+    current state is its newest row.
+    """
+
+    __tablename__ = "file_uploads"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'uploaded', 'failed', 'rejected', 'superseded', 'deleted', "
+            "'abandoned')",
+            name="status",
+        ),
+        Index(None, "installation_id", "platform_key"),
+        Index(None, "installation_id", "status"),
+        Index(None, "installation_id", "file_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    installation_id: Mapped[str] = mapped_column(ForeignKey("installations.id", ondelete="CASCADE"))
+    platform_key: Mapped[str] = mapped_column(String(255))
+    content_hash: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(255))
+    size: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(20))
+    file_id: Mapped[int | None] = mapped_column(BigInteger)  # Mailchimp's, once known
+    url: Mapped[str | None] = mapped_column(String(2048))
+    width: Mapped[int | None]
+    height: Mapped[int | None]
+    message: Mapped[str | None] = mapped_column(String(500))  # for the user, PII-free
+    attempts: Mapped[int] = mapped_column(default=0)
+    replaces_id: Mapped[int | None] = mapped_column(BigInteger)  # an earlier row of the key
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class FileImportRow(Base):
+    """A File Manager file imported into the platform: pulling it again is skipped."""
+
+    __tablename__ = "file_imports"
+
+    installation_id: Mapped[str] = mapped_column(
+        ForeignKey("installations.id", ondelete="CASCADE"), primary_key=True
+    )
+    file_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    platform_key: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(255))  # the name in Mailchimp when imported
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_hash: Mapped[str] = mapped_column(String(64))
+    imported_at: Mapped[datetime]
+
+
+class FileRunRow(Base):
+    """One push or pull of files (or its dry run) and its counts; `message` is PII-free."""
+
+    __tablename__ = "file_runs"
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('running', 'completed', 'failed', 'needs_reconnect')", name="status"
+        ),
+        CheckConstraint("direction IN ('push', 'pull')", name="direction"),
+        Index(None, "installation_id", "started_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    installation_id: Mapped[str] = mapped_column(ForeignKey("installations.id", ondelete="CASCADE"))
+    direction: Mapped[str] = mapped_column(String(10))
+    started_at: Mapped[datetime]
+    finished_at: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(20))
+    dry_run: Mapped[bool] = mapped_column(default=False)
+    counts: Mapped[dict[str, Any]] = mapped_column(Json, default=dict)
+    message: Mapped[str | None] = mapped_column(String(1000))
