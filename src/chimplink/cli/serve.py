@@ -34,7 +34,12 @@ def _settings(console: Console) -> tuple[Settings, Secrets]:
 
 
 async def _check_connector(settings: Settings) -> None:
-    """Open the platform's connector once, so a broken mapping stops here with its message."""
+    """Open the platform's connector once, so a broken mapping stops here with its message.
+
+    (`push` has nothing to check: it reads chimplink's own database.)
+    """
+    if settings.connector == "push":
+        return
     async with open_connectors(settings):
         pass
 

@@ -11,20 +11,22 @@ write to, skip it). The factory owns the connectors' lifetime.
 
 Each task is idempotent and derives its work from the database
 (jobs/tasks.py): pending inbox rows, installations with sync settings.
-Within one runner, the inbox and the reconciliation of one installation
-never run at the same time (they would apply the same changes twice over).
+Within one process, the inbox, the reconciliation and the syncs of one
+installation never run at the same time (jobs/locks.py). The inbox task
+passes over an installation whose lock is held rather than wait: the holder
+is usually a sync, which drains that inbox itself first, and waiting would
+hold up every other installation's deliveries for as long as the sync runs.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import timedelta
 
 import structlog
 
 from chimplink.connect import MailchimpFailed, NeedsReconnect, Services, installation_client
+from chimplink.jobs.locks import InstallationLocks, shared_locks
 from chimplink.jobs.tasks import Task
 from chimplink.mailchimp import RetryPolicy
 from chimplink.platforms import Connector, ConnectorError
@@ -40,6 +42,7 @@ from chimplink.sync.inbound import InboundOptions, process_inbox
 from chimplink.sync.reconcile import reconcile
 
 __all__ = [
+    "BACKGROUND_RETRY",
     "INBOX_EVERY",
     "PRUNE_EVERY",
     "RECONCILE_EVERY",
@@ -59,17 +62,7 @@ PRUNE_EVERY = timedelta(hours=1)
 ConnectorFactory = Callable[[Installation], Awaitable[Connector | None]]
 
 # Background work can wait for Mailchimp longer than a user can (connect/services.py).
-_BACKGROUND_RETRY = RetryPolicy()
-
-
-@dataclass
-class _Locks:
-    """One lock per installation, shared by the inbox and reconciliation tasks of a runner."""
-
-    held: dict[str, asyncio.Lock] = field(default_factory=dict)
-
-    def of(self, installation_id: str) -> asyncio.Lock:
-        return self.held.setdefault(installation_id, asyncio.Lock())
+BACKGROUND_RETRY = RetryPolicy()
 
 
 async def _ready(
@@ -89,15 +82,17 @@ async def process_webhook_inbox(
     services: Services,
     *,
     connectors: ConnectorFactory,
-    locks: _Locks | None = None,
+    locks: InstallationLocks | None = None,
     options: InboundOptions | None = None,
 ) -> dict[str, object]:
-    """Apply the pending deliveries of every installation that has some."""
-    locks = locks or _Locks()
+    """Apply the pending deliveries of every installation that has some (and is not busy)."""
+    locks = locks or shared_locks()
     async with services.sessions() as session:
         due = await installations_with_pending_inbox(session=session, now=services.clock())
     done: dict[str, object] = {}
     for installation_id in due:
+        if locks.busy(installation_id):
+            continue  # see the module docstring: the next round takes what is left
         ready = await _ready(services, installation_id, connectors)
         if ready is None:
             continue
@@ -105,7 +100,7 @@ async def process_webhook_inbox(
         async with locks.of(installation_id):
             try:
                 async with installation_client(
-                    services, installation, retry=_BACKGROUND_RETRY
+                    services, installation, retry=BACKGROUND_RETRY
                 ) as client:
                     report = await process_inbox(
                         sessions=services.sessions,
@@ -124,10 +119,10 @@ async def process_webhook_inbox(
 
 
 async def reconcile_audiences(
-    services: Services, *, connectors: ConnectorFactory, locks: _Locks | None = None
+    services: Services, *, connectors: ConnectorFactory, locks: InstallationLocks | None = None
 ) -> dict[str, object]:
     """One reconciliation pass for every active installation with sync settings."""
-    locks = locks or _Locks()
+    locks = locks or shared_locks()
     async with services.sessions() as session:
         installations = await list_all_installations(session=session)
     done: dict[str, object] = {}
@@ -144,7 +139,7 @@ async def reconcile_audiences(
         async with locks.of(installation.id):
             try:
                 async with installation_client(
-                    services, installation, retry=_BACKGROUND_RETRY
+                    services, installation, retry=BACKGROUND_RETRY
                 ) as client:
                     report = await reconcile(
                         sessions=services.sessions,
@@ -174,9 +169,9 @@ def inbound_tasks(
     *,
     inbox_every: timedelta = INBOX_EVERY,
     reconcile_every: timedelta = RECONCILE_EVERY,
+    locks: InstallationLocks | None = None,
 ) -> tuple[Task, ...]:
-    """The three inbound tasks, sharing one set of per-installation locks."""
-    locks = _Locks()
+    """The three inbound tasks; with `locks` None, they share the process's (jobs/locks.py)."""
 
     async def inbox(services: Services) -> object:
         return await process_webhook_inbox(services, connectors=connectors, locks=locks)

@@ -62,7 +62,9 @@ async def prune_api_calls(services: Services) -> object:
 
 
 def builtin_tasks(*, connectors: ConnectorFactory | None = None) -> tuple[Task, ...]:
-    """The periodic tasks; with `connectors`, also the inbound ones (jobs/inbound_tasks.py)."""
+    """The periodic tasks; with `connectors`, also the inbound ones (jobs/inbound_tasks.py),
+    the periodic contact sync (jobs/sync_tasks.py) and the delivery of webhooks to push
+    platforms (jobs/push_tasks.py)."""
     tasks = (
         Task("remote_cleanup", timedelta(seconds=30), remote_cleanup),
         Task("expire_oauth_states", timedelta(minutes=15), expire_oauth_states),
@@ -71,8 +73,10 @@ def builtin_tasks(*, connectors: ConnectorFactory | None = None) -> tuple[Task, 
     if connectors is None:
         return tasks
     from chimplink.jobs.inbound_tasks import inbound_tasks  # it imports Task from here
+    from chimplink.jobs.push_tasks import push_tasks
+    from chimplink.jobs.sync_tasks import sync_tasks
 
-    return tasks + inbound_tasks(connectors)
+    return tasks + inbound_tasks(connectors) + sync_tasks(connectors) + push_tasks()
 
 
 async def run_task(task: Task, services: Services) -> object:
