@@ -45,7 +45,9 @@ __all__ = [
     "derive_tag",
     "ensure_merge_fields",
     "member_tags",
+    "normalize_tag",
     "policy_from_config",
+    "suggest_mapping",
 ]
 
 MAX_TAG_LENGTH = 10  # merge tags (§8.5)
@@ -423,3 +425,71 @@ async def ensure_merge_fields(
             taken.add(tag)
         resolved.append(ResolvedField(field=name, tag=tag, type=merge_type))
     return MergeFieldPlan(fields=tuple(resolved), created=tuple(created))
+
+
+# -- the mapping form's defaults and checks ----------------------------------------------
+
+# Every new audience has FNAME, LNAME, ADDRESS and PHONE (REFERENCE.md §8.5):
+# suggesting them for the platform's obvious fields fills the audience's
+# existing merge fields instead of creating look-alikes.
+_DEFAULT_TAGS: dict[str, str] = {
+    "firstname": "FNAME",
+    "fname": "FNAME",
+    "givenname": "FNAME",
+    "forename": "FNAME",
+    "lastname": "LNAME",
+    "lname": "LNAME",
+    "surname": "LNAME",
+    "familyname": "LNAME",
+    "phone": "PHONE",
+    "phonenumber": "PHONE",
+    "telephone": "PHONE",
+    "mobile": "PHONE",
+}
+# ADDRESS is an address-type merge field (an object): no single platform value fills it.
+_NEVER_SUGGESTED = frozenset({"ADDRESS"})
+_NOT_NAME_CHARS = re.compile(r"[^a-z0-9]")
+
+
+def suggest_mapping(fields: Sequence[FieldSpec]) -> dict[str, str]:
+    """A merge tag for each platform field: the audience's default tag for a first or
+    last name or a phone, otherwise one derived from the field's label (unique, valid)."""
+    suggested: dict[str, str] = {}
+    taken: set[str] = set(_NEVER_SUGGESTED)
+    later: list[FieldSpec] = []
+    for spec in fields:
+        known = _DEFAULT_TAGS.get(_NOT_NAME_CHARS.sub("", spec.name.lower()))
+        if known is not None and known not in taken:
+            suggested[spec.name] = known
+            taken.add(known)
+        else:
+            later.append(spec)
+    for spec in later:
+        tag = derive_tag(spec.label or spec.name, taken)
+        suggested[spec.name] = tag
+        taken.add(tag)
+    return {spec.name: suggested[spec.name] for spec in fields}
+
+
+def normalize_tag(tag: str) -> str:
+    """A merge tag as typed in a form, uppercased; SyncConfigError says what is wrong.
+
+    Mailchimp's rule (§8.5): at most 10 characters, letters, digits and
+    underscores; EMAIL is the address itself.
+    """
+    normalized = tag.strip().upper()
+    if not normalized:
+        raise SyncConfigError("Enter a merge tag, or choose not to sync this field.")
+    if len(normalized) > MAX_TAG_LENGTH:
+        raise SyncConfigError(
+            f"{normalized} has {len(normalized)} characters; Mailchimp allows at most "
+            f"{MAX_TAG_LENGTH}."
+        )
+    if not _TAG_CHARS.match(normalized):
+        raise SyncConfigError(
+            f"{normalized} has characters Mailchimp does not allow in a merge tag: "
+            "use letters A-Z, digits and underscores only."
+        )
+    if normalized in RESERVED_TAGS:
+        raise SyncConfigError(f"{normalized} is the contact's email address in Mailchimp.")
+    return normalized

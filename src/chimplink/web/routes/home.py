@@ -1,4 +1,4 @@
-"""`GET /`: the tenant's connected Mailchimp accounts."""
+"""`GET /`: the tenant's connected Mailchimp accounts, each with its sync status."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from fastapi.responses import Response
 
 from chimplink.connect import list_accounts
 from chimplink.web.state import State, Tenant
+from chimplink.web.sync_status import sync_status
 
 router = APIRouter()
 
@@ -14,4 +15,7 @@ router = APIRouter()
 @router.get("/")
 async def home(request: Request, state: State, tenant: Tenant) -> Response:
     cards = await list_accounts(state.services, tenant_id=tenant.tenant_id)
-    return state.pages.render(request, "home.html", title="Your Mailchimp accounts", cards=cards)
+    statuses = {card.installation.id: await sync_status(state, card.installation) for card in cards}
+    return state.pages.render(
+        request, "home.html", title="Your Mailchimp accounts", cards=cards, sync=statuses
+    )

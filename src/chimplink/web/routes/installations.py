@@ -1,4 +1,4 @@
-"""Routes of one installation: choose its audience, uninstall it.
+"""Routes of one installation: choose its audience, uninstall it (its sync: routes/sync.py).
 
 Every route resolves the id through `get_tenant_installation`, which answers
 `InstallationMissing` for an unknown id and for another tenant's id alike —
@@ -26,6 +26,7 @@ from chimplink.connect import (
 from chimplink.web.pages import BACK_HOME, RECONNECT
 from chimplink.web.sessions import check_csrf, push_flash
 from chimplink.web.state import State, Tenant
+from chimplink.web.sync_status import follow_audience, sync_running
 
 router = APIRouter()
 
@@ -81,15 +82,30 @@ async def choose_audience_form(
                 text="Pick one of the audiences in the list, then press Use this audience.",
                 status=400,
             )
+        if await sync_running(state, installation.id):
+            return state.pages.message(
+                request,
+                title="A sync is running",
+                text=(
+                    "chimplink is syncing this account now. Choose another audience when the "
+                    "sync has finished. Nothing was changed."
+                ),
+                status=409,
+                tone="info",
+            )
         chosen = await choose_audience(state.services, installation, list_id=list_id)
     except ConnectError as exc:
         return _error(state, request, exc)
+    configured = await follow_audience(state, installation.id, chosen.id)
     push_flash(
         request,
         "success",
         f"chimplink now follows the audience {chosen.name} of {installation.account_name}.",
     )
-    return RedirectResponse("/", status_code=303)
+    if state.connectors is None or configured:
+        return RedirectResponse("/", status_code=303)
+    # A platform to sync with and no settings yet: the mapping form is the next step.
+    return RedirectResponse(f"/installations/{installation.id}/sync/settings", status_code=303)
 
 
 @router.get("/installations/{installation_id}/uninstall")
