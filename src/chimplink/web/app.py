@@ -38,7 +38,17 @@ from chimplink.platforms.registry import open_connectors
 from chimplink.store import current_revision, head_revision
 from chimplink.web.middleware import AccessLog, CatchAll, SecurityHeaders
 from chimplink.web.pages import STATIC, Pages
-from chimplink.web.routes import health, home, installations, oauth, platform, webhooks
+from chimplink.web.routes import (
+    api_v1,
+    health,
+    home,
+    installations,
+    oauth,
+    photos,
+    platform,
+    sync,
+    webhooks,
+)
 from chimplink.web.sessions import CsrfFailed, NotSignedIn
 from chimplink.web.state import AppState
 
@@ -186,9 +196,10 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
-    for module in (health, platform, home, oauth, installations, webhooks):
+    for module in (health, platform, home, oauth, installations, sync, photos, webhooks):
         app.include_router(module.router)
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.router.routes.append(api_v1.api_mount(app.state))  # JSON errors, its own OpenAPI
     _install_error_pages(app, pages)
     # Added innermost first: the last one added is the outermost.
     app.add_middleware(
