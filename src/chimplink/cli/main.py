@@ -8,7 +8,9 @@ import typer
 
 from chimplink.cli import db as db_cmd
 from chimplink.cli import emulator as emulator_cmd
+from chimplink.cli import files as files_cmd
 from chimplink.cli import keys as keys_cmd
+from chimplink.cli import push as push_cmd
 from chimplink.cli import serve as serve_cmd
 from chimplink.cli import uninstall as uninstall_cmd
 
@@ -21,6 +23,8 @@ app = typer.Typer(
 )
 app.add_typer(db_cmd.app, name="db")
 app.add_typer(keys_cmd.app, name="keys")
+app.add_typer(files_cmd.app, name="files")
+app.add_typer(push_cmd.app, name="push-key")
 
 
 @app.command()
@@ -68,11 +72,23 @@ def demo(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, min=1, max=65535, help="Port of chimplink's web app."),
     emulator_port: int = typer.Option(8900, min=1, max=65535, help="Port of the emulator."),
+    contacts: int = typer.Option(
+        1_000, min=10, max=1_000_000, help="Contacts the demo platform starts with."
+    ),
+    headless: bool = typer.Option(
+        False,
+        "--headless",
+        help="Play the whole story in code on free ports, print each step's figures, "
+        "exit non-zero if a check fails.",
+    ),
 ) -> None:
-    """The demo: the emulator (seeded) and chimplink's web app, with the link to open."""
+    """The demo: the emulator (seeded), a demo platform and chimplink's web app, with the link
+    to open; or, with --headless, the same story checked step by step without a browser."""
     from chimplink.cli import demo as demo_cmd
 
-    demo_cmd.run(host=host, port=port, emulator_port=emulator_port)
+    if headless:
+        raise typer.Exit(demo_cmd.run_headless(host=host, contacts=contacts))
+    demo_cmd.run(host=host, port=port, emulator_port=emulator_port, contacts=contacts)
 
 
 @app.command()
@@ -92,6 +108,26 @@ def platform_link(
 ) -> None:
     """Print a signed link that opens a chimplink session for one platform user."""
     serve_cmd.platform_link(tenant=tenant, name=name, ttl_minutes=ttl_minutes)
+
+
+@app.command()
+def sync(
+    installation: str | None = typer.Argument(
+        None, help="The installation to sync (default: every active one with sync settings)."
+    ),
+    full: bool = typer.Option(
+        False,
+        "--full",
+        help="Re-read and re-send every contact, failed ones too (not only changes).",
+    ),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="Show what would be sent; write nothing anywhere."
+    ),
+) -> None:
+    """Sync platform contacts to Mailchimp now (Mailchimp's pending changes are applied first)."""
+    from chimplink.cli import sync as sync_cmd
+
+    sync_cmd.run(installation=installation, full=full, dry_run=dry_run)
 
 
 @app.command()
