@@ -16,43 +16,28 @@ where the browser was.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import re
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
-from fastapi import FastAPI
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from chimplink.config import load_settings
-from chimplink.emulator import create_app as create_emulator
-from chimplink.emulator.testing import ServedEmulator, free_port, serve
-from chimplink.store import TokenCipher, upgrade
+from chimplink.emulator.testing import ServedEmulator, free_port
 from chimplink.web import create_app, mint_link
+from tests.e2e._stack import (
+    ARTIFACTS,
+    TIMEOUT_MS,
+    chromium_page,
+    fresh_shots,
+    mailchimp_account,
+    serve_web_app,
+    served_settings,
+    url,
+)
 from tests.web.harness import LIST_BODY
 
 pytestmark = pytest.mark.served
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "e2e"
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
-TIMEOUT_MS = 30_000
 
 CLIENT_ID = "e2e-client"
 CLIENT_SECRET = "e2e-client-secret-6b0d9a"
@@ -62,33 +47,6 @@ EMAIL = "owner@e2e-bakery.example"
 ACCOUNT_NAME = "E2E Bakery"
 AUDIENCE_NAME = "Bakery customers"
 FINAL_SCREENSHOT = "08-home-after-disconnect.png"
-
-
-@contextmanager
-def _serve_web_app(app: FastAPI, port: int) -> Iterator[None]:
-    """chimplink's web app under uvicorn on 127.0.0.1:`port`, in a background thread."""
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=port,
-        lifespan="on",
-        log_config=None,  # leave the process's logging alone
-        log_level="warning",
-        access_log=False,
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name=f"chimplink:{port}", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:  # uvicorn has no readiness event to wait on
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise AssertionError("chimplink's web app did not start (see the log above)")
-        time.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(timeout=30)
 
 
 def _webhooks(mc: httpx.Client, token: str, list_id: str) -> list[dict[str, Any]]:
@@ -104,23 +62,9 @@ def _shot(page: Page, name: str) -> None:
     page.screenshot(path=str(ARTIFACTS / name), full_page=True)
 
 
-def _url(base: str, path: str) -> re.Pattern[str]:
-    """The page at `base` + `path`, with or without a query string."""
-    return re.compile(rf"^{re.escape(base + path)}(\?.*)?$")
-
-
-@pytest.fixture
-def emulator() -> Iterator[ServedEmulator]:
-    with serve(create_emulator()) as served:
-        yield served
-
-
 @pytest.fixture
 def artifacts() -> Path:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    for old in ARTIFACTS.glob("*.png"):
-        old.unlink()
-    return ARTIFACTS
+    return fresh_shots(ARTIFACTS)
 
 
 def test_connect_choose_an_audience_and_disconnect_in_chromium(
@@ -129,23 +73,18 @@ def test_connect_choose_an_audience_and_disconnect_in_chromium(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium", pytrace=False)
     port = free_port()
     public_url = f"http://127.0.0.1:{port}"
 
     with httpx.Client(base_url=emulator.url, timeout=30) as mc:
-        mc.post(
-            "/_emulator/oauth-clients",
-            json={
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "redirect_uris": [f"{public_url}/oauth/callback"],
-            },
-        ).raise_for_status()
-        account = mc.post(
-            "/_emulator/accounts", json={"account_name": ACCOUNT_NAME, "email": EMAIL}
-        ).json()
+        account = mailchimp_account(
+            mc,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            public_url=public_url,
+            account_name=ACCOUNT_NAME,
+            email=EMAIL,
+        )
         api_token = account["access_token"]  # the test's own token, to look at the account
         created = mc.post(
             "/3.0/lists",
@@ -155,39 +94,18 @@ def test_connect_choose_an_audience_and_disconnect_in_chromium(
         assert created.status_code == 200, created.text
         list_id = created.json()["id"]
 
-        for name in [name for name in os.environ if name.startswith("CHIMPLINK_")]:
-            monkeypatch.delenv(name)  # load_settings reads the environment too
-        database_url = f"sqlite+aiosqlite:///{tmp_path / 'chimplink.db'}"
-        settings = load_settings(
-            database_url=database_url,
+        settings = served_settings(
+            monkeypatch,
+            tmp_path,
             public_url=public_url,
+            emulator_url=emulator.url,
             mailchimp_client_id=CLIENT_ID,
             mailchimp_client_secret=CLIENT_SECRET,
-            mailchimp_login_url=emulator.url,
-            mailchimp_api_url=emulator.url,
             platform_secret=PLATFORM_SECRET,
             session_secret=SESSION_SECRET,
-            secret_keys=TokenCipher.generate_key(),
-            key_file=tmp_path / "keys",
         )
-        upgrade(database_url)  # what `chimplink serve` does for an embedded SQLite
-
-        with _serve_web_app(create_app(settings), port), sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
-            try:
-                page = browser.new_context().new_page()
-                page.set_default_timeout(TIMEOUT_MS)
-                page.set_default_navigation_timeout(TIMEOUT_MS)
-                try:
-                    _journey(page, mc, emulator, public_url, account, list_id)
-                except BaseException:
-                    with contextlib.suppress(Exception):  # never hide the real failure
-                        _shot(page, "failure.png")
-                    raise
-            finally:
-                browser.close()
+        with serve_web_app(create_app(settings), port), chromium_page(artifacts) as page:
+            _journey(page, mc, emulator, public_url, account, list_id)
 
     assert (artifacts / FINAL_SCREENSHOT).stat().st_size > 0
 
@@ -208,14 +126,14 @@ def _journey(
         public_url=public_url, platform_secret=PLATFORM_SECRET, tenant="u-e2e", name="Ann Baker"
     )
     page.goto(link)
-    page.wait_for_url(_url(public_url, "/"))
+    page.wait_for_url(url(public_url, "/"))
     expect(page.locator("#signed-in-as")).to_contain_text("Ann Baker", timeout=timeout)
     expect(page.locator("#no-accounts")).to_be_visible(timeout=timeout)
     _shot(page, "01-platform-home.png")
 
     # Connect → Mailchimp's consent page (the emulator, another origin).
     page.click("#connect-button")
-    page.wait_for_url(_url(emulator.url, "/oauth2/authorize"))
+    page.wait_for_url(url(emulator.url, "/oauth2/authorize"))
     expect(page.locator("#app-name")).to_be_visible(timeout=timeout)
     account_choice = page.locator(f'input[name="account_id"][value="{account["account_id"]}"]')
     account_choice.check()
@@ -224,7 +142,7 @@ def _journey(
 
     # Allow → chimplink's callback → back home, off the URL with the code and state.
     page.click('button[name="decision"][value="allow"]')
-    page.wait_for_url(_url(public_url, "/"))
+    page.wait_for_url(url(public_url, "/"))
     assert "code=" not in page.url and "state=" not in page.url
     card = page.locator("article.account-card")
     expect(card).to_have_count(1, timeout=timeout)
@@ -241,11 +159,11 @@ def _journey(
 
     # Choose the audience: chimplink registers its webhook on it.
     page.click(f"#choose-audience-{installation_id}")
-    page.wait_for_url(_url(public_url, f"/installations/{installation_id}/audiences"))
+    page.wait_for_url(url(public_url, f"/installations/{installation_id}/audiences"))
     page.check(f"#audience-{list_id}")
     _shot(page, "04-choose-audience.png")
     page.click("#choose-audience")
-    page.wait_for_url(_url(public_url, "/"))
+    page.wait_for_url(url(public_url, "/"))
     expect(page.locator("#messages")).to_contain_text(
         f"now follows the audience {AUDIENCE_NAME}", timeout=timeout
     )
@@ -256,11 +174,11 @@ def _journey(
 
     # Disconnect, confirmed.
     page.click(f"#disconnect-{installation_id}")
-    page.wait_for_url(_url(public_url, f"/installations/{installation_id}/uninstall"))
+    page.wait_for_url(url(public_url, f"/installations/{installation_id}/uninstall"))
     expect(page.locator("#confirm-disconnect")).to_be_visible(timeout=timeout)
     _shot(page, "06-confirm-disconnect.png")
     page.click("#confirm-disconnect")
-    page.wait_for_url(_url(public_url, "/disconnected"))
+    page.wait_for_url(url(public_url, "/disconnected"))
     expect(page.locator("#disconnected-heading")).to_have_text(
         "Mailchimp account disconnected", timeout=timeout
     )
@@ -270,7 +188,7 @@ def _journey(
 
     # Gone: no account card, and no webhook left at Mailchimp.
     page.click("text=Back to your accounts")
-    page.wait_for_url(_url(public_url, "/"))
+    page.wait_for_url(url(public_url, "/"))
     expect(page.locator("article.account-card")).to_have_count(0, timeout=timeout)
     expect(page.locator("#no-accounts")).to_be_visible(timeout=timeout)
     _shot(page, FINAL_SCREENSHOT)

@@ -16,31 +16,27 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import io
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from PIL import Image
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from chimplink.config import load_settings
-from chimplink.emulator import create_app as create_emulator
-from chimplink.emulator.testing import ServedEmulator, free_port, serve
+from chimplink.emulator.testing import ServedEmulator, free_port
 from chimplink.platforms.demo import DemoPlatform
-from chimplink.store import TokenCipher, upgrade
 from chimplink.web import create_app, mint_link
-from tests.e2e.test_connect_flow import (
+from tests.e2e._stack import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     TIMEOUT_MS,
-    _serve_web_app,
-    _url,
+    chromium_page,
+    fresh_shots,
+    mailchimp_account,
+    serve_web_app,
+    served_settings,
+    url,
 )
 
 pytestmark = pytest.mark.served
@@ -62,17 +58,8 @@ def _shot(page: Page, name: str) -> None:
 
 
 @pytest.fixture
-def emulator() -> Iterator[ServedEmulator]:
-    with serve(create_emulator()) as served:
-        yield served
-
-
-@pytest.fixture
 def shots() -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SHOTS.glob("*.png"):
-        old.unlink()
-    return SHOTS
+    return fresh_shots(SHOTS)
 
 
 def _logo() -> bytes:
@@ -112,8 +99,6 @@ def test_send_a_photo_and_import_an_image_in_chromium(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium", pytrace=False)
     port = free_port()
     public_url = f"http://127.0.0.1:{port}"
     platform_db = tmp_path / "platform.db"
@@ -126,17 +111,14 @@ def test_send_a_photo_and_import_an_image_in_chromium(
     logo = _logo()
 
     with httpx.Client(base_url=emulator.url, timeout=30) as mc:
-        mc.post(
-            "/_emulator/oauth-clients",
-            json={
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "redirect_uris": [f"{public_url}/oauth/callback"],
-            },
-        ).raise_for_status()
-        account = mc.post(
-            "/_emulator/accounts", json={"account_name": ACCOUNT_NAME, "email": EMAIL}
-        ).json()
+        account = mailchimp_account(
+            mc,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            public_url=public_url,
+            account_name=ACCOUNT_NAME,
+            email=EMAIL,
+        )
         token = account["access_token"]
         uploaded = mc.post(
             "/3.0/file-manager/files",
@@ -146,41 +128,20 @@ def test_send_a_photo_and_import_an_image_in_chromium(
         assert uploaded.status_code == 200, uploaded.text
         logo_id = uploaded.json()["id"]
 
-        for name in [name for name in os.environ if name.startswith("CHIMPLINK_")]:
-            monkeypatch.delenv(name)  # load_settings reads the environment too
-        database_url = f"sqlite+aiosqlite:///{tmp_path / 'chimplink.db'}"
-        settings = load_settings(
-            database_url=database_url,
+        settings = served_settings(
+            monkeypatch,
+            tmp_path,
             public_url=public_url,
+            emulator_url=emulator.url,
             mailchimp_client_id=CLIENT_ID,
             mailchimp_client_secret=CLIENT_SECRET,
-            mailchimp_login_url=emulator.url,
-            mailchimp_api_url=emulator.url,
             platform_secret=PLATFORM_SECRET,
             session_secret=SESSION_SECRET,
-            secret_keys=TokenCipher.generate_key(),
-            key_file=tmp_path / "keys",
             connector="demo",
             connector_url=str(platform_db),
         )
-        upgrade(database_url)
-
-        with _serve_web_app(create_app(settings), port), sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
-            try:
-                page = browser.new_context().new_page()
-                page.set_default_timeout(TIMEOUT_MS)
-                page.set_default_navigation_timeout(TIMEOUT_MS)
-                try:
-                    _journey(page, mc, emulator, public_url, account, logo_id)
-                except BaseException:
-                    with contextlib.suppress(Exception):  # never hide the real failure
-                        _shot(page, "failure.png")
-                    raise
-            finally:
-                browser.close()
+        with serve_web_app(create_app(settings), port), chromium_page(shots) as page:
+            _journey(page, mc, emulator, public_url, account, logo_id)
 
         files = _files(mc, token)
         assert len(files) == 2  # the user's logo and the one photo sent: no duplicate
@@ -206,21 +167,21 @@ def _journey(
         public_url=public_url, platform_secret=PLATFORM_SECRET, tenant="u-photos", name="Pat Oto"
     )
     page.goto(link)
-    page.wait_for_url(_url(public_url, "/"))
+    page.wait_for_url(url(public_url, "/"))
 
     # Connect: Mailchimp's consent page (the emulator), Allow, back home.
     page.click("#connect-button")
-    page.wait_for_url(_url(emulator.url, "/oauth2/authorize"))
+    page.wait_for_url(url(emulator.url, "/oauth2/authorize"))
     page.locator(f'input[name="account_id"][value="{account["account_id"]}"]').check()
     page.click('button[name="decision"][value="allow"]')
-    page.wait_for_url(_url(public_url, "/"))
+    page.wait_for_url(url(public_url, "/"))
     installation_id = page.locator("article.account-card").get_attribute("data-installation-id")
     assert installation_id
     base = f"/installations/{installation_id}/photos"
 
     # The Photos page: every photo, none sent yet, with its thumbnail.
     page.click(f"#photos-{installation_id}")
-    page.wait_for_url(_url(public_url, base))
+    page.wait_for_url(url(public_url, base))
     photos = page.locator("li.photo")
     expect(photos).to_have_count(PHOTOS, timeout=timeout)
     sent = page.locator(f"#photo-{SENT_KEY}")
@@ -233,7 +194,7 @@ def _journey(
 
     # Send to Mailchimp on one photo: it is marked sent, with its link in Mailchimp.
     page.click(f"#send-{SENT_KEY}")
-    page.wait_for_url(_url(public_url, base))
+    page.wait_for_url(url(public_url, base))
     expect(page.locator("#messages")).to_contain_text(
         "was sent to Mailchimp's File Manager", timeout=timeout
     )
@@ -249,7 +210,7 @@ def _journey(
 
     # The Mailchimp tab: the user's own image, not imported yet, its thumbnail drawn.
     page.click("#tab-mailchimp")
-    page.wait_for_url(_url(public_url, f"{base}/mailchimp"))
+    page.wait_for_url(url(public_url, f"{base}/mailchimp"))
     image = page.locator(f"#image-{logo_id}")
     expect(image).to_have_attribute("data-imported", "false", timeout=timeout)
     expect(image).to_contain_text("90 × 60", timeout=timeout)
@@ -262,7 +223,7 @@ def _journey(
 
     # Import it: marked imported.
     page.click(f"#import-{logo_id}")
-    page.wait_for_url(_url(public_url, f"{base}/mailchimp"))
+    page.wait_for_url(url(public_url, f"{base}/mailchimp"))
     expect(page.locator("#messages")).to_contain_text(
         "campaign-logo.png was imported into your platform", timeout=timeout
     )
@@ -272,7 +233,7 @@ def _journey(
 
     # Back on the Photos tab: the imported image is one of the platform's photos now.
     page.click("#tab-photos")
-    page.wait_for_url(_url(public_url, base))
+    page.wait_for_url(url(public_url, base))
     expect(photos).to_have_count(PHOTOS + 1, timeout=timeout)
     expect(page.locator("li.photo", has_text="campaign-logo.png")).to_have_count(1, timeout=timeout)
     _shot(page, FINAL_SCREENSHOT)

@@ -14,29 +14,25 @@ Screenshots go to `artifacts/e2e/sync/` under the repository root.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from playwright.sync_api import Page, expect, sync_playwright
+from playwright.sync_api import Page, expect
 
-from chimplink.config import load_settings
-from chimplink.emulator import create_app as create_emulator
-from chimplink.emulator.testing import ServedEmulator, free_port, serve
+from chimplink.emulator.testing import ServedEmulator, free_port
 from chimplink.platforms.demo import DemoPlatform
-from chimplink.store import TokenCipher, upgrade
 from chimplink.web import create_app, mint_link
-from tests.e2e.test_connect_flow import (
+from tests.e2e._stack import (
     ARTIFACTS,
-    CHROMIUM,
-    CHROMIUM_ARGS,
     TIMEOUT_MS,
-    _serve_web_app,
-    _url,
+    chromium_page,
+    fresh_shots,
+    mailchimp_account,
+    serve_web_app,
+    served_settings,
+    url,
 )
 from tests.web.harness import LIST_BODY
 
@@ -60,17 +56,8 @@ def _shot(page: Page, name: str) -> None:
 
 
 @pytest.fixture
-def emulator() -> Iterator[ServedEmulator]:
-    with serve(create_emulator()) as served:
-        yield served
-
-
-@pytest.fixture
 def shots() -> Path:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SHOTS.glob("*.png"):
-        old.unlink()
-    return SHOTS
+    return fresh_shots(SHOTS)
 
 
 def _members(mc: httpx.Client, token: str, list_id: str) -> list[dict[str, Any]]:
@@ -99,8 +86,6 @@ def test_map_preview_and_sync_in_chromium(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium", pytrace=False)
     port = free_port()
     public_url = f"http://127.0.0.1:{port}"
     platform_db = tmp_path / "platform.db"
@@ -114,17 +99,14 @@ def test_map_preview_and_sync_in_chromium(
     asyncio.run(make_platform())
 
     with httpx.Client(base_url=emulator.url, timeout=30) as mc:
-        mc.post(
-            "/_emulator/oauth-clients",
-            json={
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "redirect_uris": [f"{public_url}/oauth/callback"],
-            },
-        ).raise_for_status()
-        account = mc.post(
-            "/_emulator/accounts", json={"account_name": ACCOUNT_NAME, "email": EMAIL}
-        ).json()
+        account = mailchimp_account(
+            mc,
+            client_id=CLIENT_ID,
+            client_secret=CLIENT_SECRET,
+            public_url=public_url,
+            account_name=ACCOUNT_NAME,
+            email=EMAIL,
+        )
         created = mc.post(
             "/3.0/lists",
             headers={"Authorization": f"Bearer {account['access_token']}"},
@@ -133,41 +115,20 @@ def test_map_preview_and_sync_in_chromium(
         assert created.status_code == 200, created.text
         list_id = created.json()["id"]
 
-        for name in [name for name in os.environ if name.startswith("CHIMPLINK_")]:
-            monkeypatch.delenv(name)  # load_settings reads the environment too
-        database_url = f"sqlite+aiosqlite:///{tmp_path / 'chimplink.db'}"
-        settings = load_settings(
-            database_url=database_url,
+        settings = served_settings(
+            monkeypatch,
+            tmp_path,
             public_url=public_url,
+            emulator_url=emulator.url,
             mailchimp_client_id=CLIENT_ID,
             mailchimp_client_secret=CLIENT_SECRET,
-            mailchimp_login_url=emulator.url,
-            mailchimp_api_url=emulator.url,
             platform_secret=PLATFORM_SECRET,
             session_secret=SESSION_SECRET,
-            secret_keys=TokenCipher.generate_key(),
-            key_file=tmp_path / "keys",
             connector="demo",
             connector_url=str(platform_db),
         )
-        upgrade(database_url)
-
-        with _serve_web_app(create_app(settings), port), sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-            )
-            try:
-                page = browser.new_context().new_page()
-                page.set_default_timeout(TIMEOUT_MS)
-                page.set_default_navigation_timeout(TIMEOUT_MS)
-                try:
-                    _journey(page, mc, emulator, public_url, account, list_id)
-                except BaseException:
-                    with contextlib.suppress(Exception):  # never hide the real failure
-                        _shot(page, "failure.png")
-                    raise
-            finally:
-                browser.close()
+        with serve_web_app(create_app(settings), port), chromium_page(shots) as page:
+            _journey(page, mc, emulator, public_url, account, list_id)
 
         members = _members(mc, account["access_token"], list_id)
         assert len(members) == CONTACTS - INVALID
@@ -187,14 +148,14 @@ def _journey(
         public_url=public_url, platform_secret=PLATFORM_SECRET, tenant="u-sync", name="Flo Rist"
     )
     page.goto(link)
-    page.wait_for_url(_url(public_url, "/"))
+    page.wait_for_url(url(public_url, "/"))
 
     # Connect: Mailchimp's consent page (the emulator), Allow, back home.
     page.click("#connect-button")
-    page.wait_for_url(_url(emulator.url, "/oauth2/authorize"))
+    page.wait_for_url(url(emulator.url, "/oauth2/authorize"))
     page.locator(f'input[name="account_id"][value="{account["account_id"]}"]').check()
     page.click('button[name="decision"][value="allow"]')
-    page.wait_for_url(_url(public_url, "/"))
+    page.wait_for_url(url(public_url, "/"))
     card = page.locator("article.account-card")
     installation_id = card.get_attribute("data-installation-id")
     assert installation_id
@@ -204,7 +165,7 @@ def _journey(
     page.click(f"#choose-audience-{installation_id}")
     page.check(f"#audience-{list_id}")
     page.click("#choose-audience")
-    page.wait_for_url(_url(public_url, f"{base}/sync/settings"))
+    page.wait_for_url(url(public_url, f"{base}/sync/settings"))
     expect(page.locator("#messages")).to_contain_text(AUDIENCE_NAME, timeout=timeout)
     expect(page.locator('input[name="tag.first_name"]')).to_have_value("FNAME", timeout=timeout)
     expect(page.locator('input[name="tag.lifetime_value"]')).to_have_value(
@@ -237,7 +198,7 @@ def _journey(
 
     # Sync now: the page follows the run until it is complete.
     page.click("#sync-now")
-    page.wait_for_url(_url(public_url, f"{base}/sync"))
+    page.wait_for_url(url(public_url, f"{base}/sync"))
     status = page.locator("#sync-status")
     expect(status).to_have_attribute("data-state", "completed", timeout=timeout)
     expect(status).to_contain_text(
@@ -248,7 +209,7 @@ def _journey(
 
     # The failed records, by outcome: an "invalid email" each, with the address.
     page.click("#filter-parked")
-    page.wait_for_url(_url(public_url, f"{base}/sync"))
+    page.wait_for_url(url(public_url, f"{base}/sync"))
     rows = page.locator("tr.record")
     expect(rows).to_have_count(INVALID, timeout=timeout)
     for index in range(INVALID):
@@ -259,7 +220,7 @@ def _journey(
 
     # Home: the account's sync status line.
     page.click("#back-home")
-    page.wait_for_url(_url(public_url, "/"))
+    page.wait_for_url(url(public_url, "/"))
     expect(page.locator(f"#sync-status-{installation_id}")).to_contain_text(
         "complete", timeout=timeout
     )

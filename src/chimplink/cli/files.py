@@ -19,11 +19,8 @@ database not migrated).
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import AsyncExitStack, contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager
 
 import typer
 from rich.console import Console
@@ -36,34 +33,26 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
-from chimplink.cli.db import database_error, shown
-from chimplink.config import ConfigError, Secrets, Settings, load_secrets, load_settings
-from chimplink.connect import (
-    ConnectError,
-    InstallationMissing,
-    NeedsReconnect,
-    Services,
-    open_services,
+from chimplink.cli._common import (
+    BAD_USAGE,
+    FAILED,
+    OK,
+    Out,
+    connect_problem,
+    open_platform,
+    run_command,
 )
+from chimplink.config import Secrets, Settings
+from chimplink.connect import ConnectError, Services
 from chimplink.jobs.file_tasks import NoPhotoLibrary, pull_files, push_files
 from chimplink.jobs.inbound_tasks import ConnectorFactory
-from chimplink.logging import configure_from_settings
-from chimplink.platforms import ConnectorError
-from chimplink.platforms.registry import open_connectors
-from chimplink.store import (
-    InstallationStatus,
-    current_revision,
-    head_revision,
-    list_all_installations,
-)
+from chimplink.store import InstallationStatus, list_all_installations
 from chimplink.store.sync_state import RunStatus
 from chimplink.sync.files import FileAction, FileOptions, FileProgress, FileReport
 
 __all__ = ["app"]
 
-OK, FAILED, BAD_USAGE = 0, 1, 2
 _LISTED_FAILURES = 20
 
 app = typer.Typer(
@@ -76,21 +65,6 @@ _INSTALLATION_HELP = "The installation (default: the only active one)."
 Transfer = Callable[
     [Services, ConnectorFactory | None, str, "_ProgressUpdate"], Awaitable[FileReport]
 ]
-
-
-@dataclass(frozen=True)
-class _Out:
-    """Where results go (stdout) and where problems go (stderr)."""
-
-    console: Console
-    errors: Console
-
-    def problem(self, text: str) -> None:
-        self.errors.print(f"[red]chimplink: {text}[/red]", highlight=False)
-
-
-def _out() -> _Out:
-    return _Out(Console(soft_wrap=True), Console(stderr=True, soft_wrap=True))
 
 
 @app.command("push")
@@ -111,7 +85,7 @@ def push(
     ),
 ) -> None:
     """Send the platform's photos to the installation's folder in Mailchimp's File Manager."""
-    out = _out()
+    out = Out.standard()
     keys = [key.strip() for key in photos or []]
     if album is not None and not album.strip():
         _usage(out, "--album needs an album name.")
@@ -154,7 +128,7 @@ def pull(
     ),
 ) -> None:
     """Import images from Mailchimp's File Manager into the platform."""
-    out = _out()
+    out = Out.standard()
     if album is not None and not album.strip():
         _usage(out, "--album needs an album name.")
 
@@ -177,61 +151,33 @@ def pull(
     _run(out, installation, transfer, verb="Importing images into", dry_run=dry_run)
 
 
-def _usage(out: _Out, text: str) -> None:
+def _usage(out: Out, text: str) -> None:
     out.problem(text)
     raise typer.Exit(BAD_USAGE)
 
 
 def _run(
-    out: _Out, installation: str | None, transfer: Transfer, *, verb: str, dry_run: bool
+    out: Out, installation: str | None, transfer: Transfer, *, verb: str, dry_run: bool
 ) -> None:
-    try:
-        settings = load_settings()
-        secrets = load_secrets(settings)
-    except ConfigError as exc:
-        out.problem(str(exc))
-        raise typer.Exit(BAD_USAGE) from None
-    configure_from_settings(settings)
-    if settings.log_level != "DEBUG":
-        # httpx logs every request at INFO; the progress bar and the summary say enough.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-    try:
-        code = asyncio.run(
-            _main(settings, secrets, out, installation, transfer, verb=verb, dry_run=dry_run)
+    async def main(settings: Settings, secrets: Secrets) -> int:
+        return await _main(
+            settings, secrets, out, installation, transfer, verb=verb, dry_run=dry_run
         )
-    except (SQLAlchemyError, OSError) as exc:
-        raise database_error(out.errors, settings.database_url, exc) from None
-    except KeyboardInterrupt:
-        out.problem("interrupted; the next run picks up where this one stopped.")
-        raise typer.Exit(FAILED) from None
-    raise typer.Exit(code)
+
+    run_command(out, main, interrupted="interrupted; the next run picks up where this one stopped.")
 
 
 async def _main(
     settings: Settings,
     secrets: Secrets,
-    out: _Out,
+    out: Out,
     installation: str | None,
     transfer: Transfer,
     *,
     verb: str,
     dry_run: bool,
 ) -> int:
-    revision, head = await current_revision(settings.database_url), head_revision()
-    if revision != head:
-        out.problem(
-            f"the database {shown(settings.database_url)} is at revision {revision or 'none'}, "
-            f"not {head}: run `chimplink db upgrade` first."
-        )
-        return BAD_USAGE
-    async with open_services(settings, secrets=secrets) as services, AsyncExitStack() as stack:
-        try:
-            connectors = await stack.enter_async_context(
-                open_connectors(settings, sessions=services.sessions)
-            )
-        except ConnectorError as exc:
-            out.problem(f"the platform connector cannot be opened: {exc}")
-            return BAD_USAGE
+    async with open_platform(settings, secrets, out) as (services, connectors):
         installation_id = installation or await _only_installation(services, out)
         if installation_id is None:
             return BAD_USAGE
@@ -243,27 +189,17 @@ async def _main(
         try:
             with _progress_bar(out.console, dry_run=dry_run) as progress:
                 report = await transfer(services, connectors, installation_id, progress)
-        except InstallationMissing:
-            out.problem(f"no installation {installation_id} exists (see the web app's accounts).")
-            return BAD_USAGE
         except NoPhotoLibrary as exc:
             out.problem(f"installation {installation_id}: {exc.reason or exc.user_message}.")
             return BAD_USAGE
-        except NeedsReconnect:
-            out.problem(
-                f"installation {installation_id}: Mailchimp no longer accepts chimplink's access "
-                "to this account; nothing was transferred. The account owner must reconnect it."
-            )
-            return FAILED
         except ConnectError as exc:
-            out.problem(f"installation {installation_id}: {exc.user_message}")
-            return FAILED
+            return connect_problem(out, installation_id, exc, nothing="transferred")
     _show_summary(out.console, report)
     _show_files(out.console, report)
     return _exit_code(report, out)
 
 
-async def _only_installation(services: Services, out: _Out) -> str | None:
+async def _only_installation(services: Services, out: Out) -> str | None:
     async with services.sessions() as session:
         active = await list_all_installations(session=session, status=InstallationStatus.ACTIVE)
     if len(active) == 1:
@@ -381,7 +317,7 @@ def _show_files(console: Console, report: FileReport) -> None:
         console.print(f"… and {total - len(listed):,} more.", highlight=False)
 
 
-def _exit_code(report: FileReport, out: _Out) -> int:
+def _exit_code(report: FileReport, out: Out) -> int:
     if report.status is not RunStatus.COMPLETED:
         status = report.status.value.replace("_", " ")
         out.problem(f"the run did not complete ({status}): {report.message or 'see the log'}")

@@ -21,13 +21,9 @@ settings, database not migrated).
 
 from __future__ import annotations
 
-import asyncio
-import logging
 from collections.abc import Iterator
-from contextlib import AsyncExitStack, contextmanager
-from dataclasses import dataclass
+from contextlib import contextmanager
 
-import typer
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -39,17 +35,18 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 from rich.table import Table
-from sqlalchemy.exc import SQLAlchemyError
 
-from chimplink.cli.db import database_error, shown
-from chimplink.config import ConfigError, Secrets, Settings, load_secrets, load_settings
-from chimplink.connect import (
-    ConnectError,
-    InstallationMissing,
-    NeedsReconnect,
-    Services,
-    open_services,
+from chimplink.cli._common import (
+    BAD_USAGE,
+    FAILED,
+    OK,
+    Out,
+    connect_problem,
+    open_platform,
+    run_command,
 )
+from chimplink.config import Secrets, Settings
+from chimplink.connect import ConnectError, Services
 from chimplink.jobs import (
     NoPlatform,
     SyncNotReady,
@@ -57,16 +54,7 @@ from chimplink.jobs import (
     sync_installation,
 )
 from chimplink.jobs.inbound_tasks import ConnectorFactory
-from chimplink.logging import configure_from_settings
-from chimplink.platforms import ConnectorError
-from chimplink.platforms.registry import open_connectors
-from chimplink.store import (
-    InstallationStatus,
-    current_revision,
-    find_installation,
-    head_revision,
-    list_all_installations,
-)
+from chimplink.store import InstallationStatus, find_installation, list_all_installations
 from chimplink.store.sync_config import get_sync_config
 from chimplink.store.sync_state import RecordOutcome, RunStatus, SyncRecord, get_run, list_records
 from chimplink.sync import Progress as SyncProgress
@@ -74,7 +62,6 @@ from chimplink.sync import SyncReport
 
 __all__ = ["run"]
 
-OK, FAILED, BAD_USAGE = 0, 1, 2
 # Failed records listed after a run; the web UI pages through all of them.
 _LISTED_FAILURES = 20
 # Pages of 100 records looked through for them: older failures are not listed, and a
@@ -82,65 +69,27 @@ _LISTED_FAILURES = 20
 _SCANNED_PAGES = 50
 
 
-@dataclass(frozen=True)
-class _Out:
-    """Where results go (stdout) and where problems go (stderr)."""
-
-    console: Console
-    errors: Console
-
-    def problem(self, text: str) -> None:
-        self.errors.print(f"[red]chimplink: {text}[/red]", highlight=False)
-
-
 def run(*, installation: str | None, full: bool, dry_run: bool) -> None:
-    out = _Out(Console(soft_wrap=True), Console(stderr=True, soft_wrap=True))
-    try:
-        settings = load_settings()
-        secrets = load_secrets(settings)
-    except ConfigError as exc:
-        out.problem(str(exc))
-        raise typer.Exit(BAD_USAGE) from None
-    configure_from_settings(settings)
-    if settings.log_level != "DEBUG":
-        # httpx logs every request at INFO; the progress bar and the call log say enough.
-        logging.getLogger("httpx").setLevel(logging.WARNING)
-    try:
-        code = asyncio.run(
-            _main(settings, secrets, out, installation=installation, full=full, dry_run=dry_run)
+    out = Out.standard()
+
+    async def main(settings: Settings, secrets: Secrets) -> int:
+        return await _main(
+            settings, secrets, out, installation=installation, full=full, dry_run=dry_run
         )
-    except (SQLAlchemyError, OSError) as exc:
-        raise database_error(out.errors, settings.database_url, exc) from None
-    except KeyboardInterrupt:
-        out.problem("interrupted; the next run resumes where this one stopped.")
-        raise typer.Exit(FAILED) from None
-    raise typer.Exit(code)
+
+    run_command(out, main, interrupted="interrupted; the next run resumes where this one stopped.")
 
 
 async def _main(
     settings: Settings,
     secrets: Secrets,
-    out: _Out,
+    out: Out,
     *,
     installation: str | None,
     full: bool,
     dry_run: bool,
 ) -> int:
-    revision, head = await current_revision(settings.database_url), head_revision()
-    if revision != head:
-        out.problem(
-            f"the database {shown(settings.database_url)} is at revision {revision or 'none'}, "
-            f"not {head}: run `chimplink db upgrade` first."
-        )
-        return BAD_USAGE
-    async with open_services(settings, secrets=secrets) as services, AsyncExitStack() as stack:
-        try:
-            connectors = await stack.enter_async_context(
-                open_connectors(settings, sessions=services.sessions)
-            )
-        except ConnectorError as exc:
-            out.problem(f"the platform connector cannot be opened: {exc}")
-            return BAD_USAGE
+    async with open_platform(settings, secrets, out) as (services, connectors):
         if connectors is None:
             out.problem(
                 "no platform is configured to sync with: set CHIMPLINK_CONNECTOR "
@@ -159,7 +108,7 @@ async def _main(
         return code
 
 
-async def _all_targets(services: Services, out: _Out) -> list[str]:
+async def _all_targets(services: Services, out: Out) -> list[str]:
     """Every ready installation; the paused ones are named, not synced."""
     ready = [found.id for found in await ready_installations(services)]
     async with services.sessions() as session:
@@ -189,7 +138,7 @@ async def _sync_one(
     services: Services,
     connectors: ConnectorFactory,
     installation_id: str,
-    out: _Out,
+    out: Out,
     *,
     full: bool,
     dry_run: bool,
@@ -212,24 +161,14 @@ async def _sync_one(
                 dry_run=dry_run,
                 progress=on_progress,
             )
-    except InstallationMissing:
-        out.problem(f"no installation {installation_id} exists (see the web app's accounts).")
-        return BAD_USAGE
     except NoPlatform as exc:
         out.problem(f"installation {installation_id}: {exc.reason or exc.user_message}")
         return BAD_USAGE
     except SyncNotReady as exc:
         out.problem(f"installation {installation_id}: {exc.user_message}")
         return BAD_USAGE
-    except NeedsReconnect:
-        out.problem(
-            f"installation {installation_id}: Mailchimp no longer accepts chimplink's access "
-            "to this account; nothing was synced. The account owner must reconnect it."
-        )
-        return FAILED
     except ConnectError as exc:
-        out.problem(f"installation {installation_id}: {exc.user_message}")
-        return FAILED
+        return connect_problem(out, installation_id, exc, nothing="synced")
     _show_summary(out.console, report)
     failures = [] if dry_run else await _failed_records(services, report)
     _show_failures(out.console, report, failures)
@@ -408,7 +347,7 @@ def _show_failures(console: Console, report: SyncReport, records: list[SyncRecor
         )
 
 
-def _exit_code(report: SyncReport, out: _Out) -> int:
+def _exit_code(report: SyncReport, out: Out) -> int:
     if report.status is not RunStatus.COMPLETED:
         status = report.status.value.replace("_", " ")
         out.problem(f"the run did not complete ({status}): {report.message or 'see the log'}")

@@ -23,7 +23,8 @@ report (sync/files/).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import replace
 
 from chimplink.connect import (
@@ -36,7 +37,7 @@ from chimplink.connect import (
 )
 from chimplink.jobs.inbound_tasks import BACKGROUND_RETRY, ConnectorFactory
 from chimplink.jobs.locks import InstallationLocks, shared_locks
-from chimplink.mailchimp import AuthenticationError, MailchimpError
+from chimplink.mailchimp import AuthenticationError, MailchimpClient, MailchimpError
 from chimplink.platforms import ConnectorError, PhotoLibrary
 from chimplink.store import Installation, InstallationStatus, find_installation
 from chimplink.sync.files import (
@@ -115,6 +116,27 @@ def _options(services: Services, library: PhotoLibrary, options: FileOptions | N
     return replace(options, folder_name=name)
 
 
+@asynccontextmanager
+async def _transfer(
+    services: Services,
+    installation_id: str,
+    *,
+    connectors: ConnectorFactory | None,
+    locks: InstallationLocks | None,
+) -> AsyncIterator[tuple[MailchimpClient, PhotoLibrary]]:
+    """The client and the library a push or a pull runs with, under the installation's lock.
+
+    The checks come before the wait for the lock, so a refused transfer says so at
+    once; the installation is read again under the lock, since it may have been
+    paused or uninstalled while the transfer waited.
+    """
+    library = await photo_library(connectors, await _installation(services, installation_id))
+    async with (locks or shared_locks()).of(files_lock_key(installation_id)):
+        installation = await _installation(services, installation_id)
+        async with installation_client(services, installation, retry=BACKGROUND_RETRY) as client:
+            yield client, library
+
+
 async def push_files(
     services: Services,
     installation_id: str,
@@ -128,21 +150,19 @@ async def push_files(
     locks: InstallationLocks | None = None,
 ) -> FileReport:
     """Send photos (`keys`, or an album, or all) to the installation's File Manager folder."""
-    library = await photo_library(connectors, await _installation(services, installation_id))
-    async with (locks or shared_locks()).of(files_lock_key(installation_id)):
-        installation = await _installation(services, installation_id)
-        async with installation_client(services, installation, retry=BACKGROUND_RETRY) as client:
-            return await push_photos(
-                sessions=services.sessions,
-                installation_id=installation_id,
-                client=client,
-                library=library,
-                keys=keys,
-                album=album,
-                dry_run=dry_run,
-                progress=progress,
-                options=_options(services, library, options),
-            )
+    transfer = _transfer(services, installation_id, connectors=connectors, locks=locks)
+    async with transfer as (client, library):
+        return await push_photos(
+            sessions=services.sessions,
+            installation_id=installation_id,
+            client=client,
+            library=library,
+            keys=keys,
+            album=album,
+            dry_run=dry_run,
+            progress=progress,
+            options=_options(services, library, options),
+        )
 
 
 async def pull_files(
@@ -158,21 +178,19 @@ async def pull_files(
     locks: InstallationLocks | None = None,
 ) -> FileReport:
     """Import File Manager images (`file_ids`, or every image) into the platform's `album`."""
-    library = await photo_library(connectors, await _installation(services, installation_id))
-    async with (locks or shared_locks()).of(files_lock_key(installation_id)):
-        installation = await _installation(services, installation_id)
-        async with installation_client(services, installation, retry=BACKGROUND_RETRY) as client:
-            return await pull_photos(
-                sessions=services.sessions,
-                installation_id=installation_id,
-                client=client,
-                library=library,
-                file_ids=file_ids,
-                album=album,
-                dry_run=dry_run,
-                progress=progress,
-                options=options,
-            )
+    transfer = _transfer(services, installation_id, connectors=connectors, locks=locks)
+    async with transfer as (client, library):
+        return await pull_photos(
+            sessions=services.sessions,
+            installation_id=installation_id,
+            client=client,
+            library=library,
+            file_ids=file_ids,
+            album=album,
+            dry_run=dry_run,
+            progress=progress,
+            options=options,
+        )
 
 
 async def photo_page(

@@ -42,7 +42,7 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import RedirectResponse, Response
 from PIL import Image
 
-from chimplink.connect import ConnectError, NeedsReconnect, get_tenant_installation
+from chimplink.connect import ConnectError
 from chimplink.jobs import ProgressSink
 from chimplink.jobs.file_tasks import (
     NoPhotoLibrary,
@@ -65,8 +65,13 @@ from chimplink.sync.files import (
     PhotoState,
     PhotoSyncStatus,
 )
+from chimplink.web.installation_pages import (
+    connect_error_page,
+    platform_unreadable,
+    tenant_installation,
+)
 from chimplink.web.middleware import content_security_policy
-from chimplink.web.pages import BACK_HOME, RECONNECT, Action
+from chimplink.web.pages import BACK_HOME, Action
 from chimplink.web.sessions import check_csrf, push_flash
 from chimplink.web.state import AppState, State, Tenant
 
@@ -101,12 +106,6 @@ def transfer_job_name(installation_id: str) -> str:
 # -- what the pages share ---------------------------------------------------------------
 
 
-async def _installation(state: AppState, tenant_id: str, installation_id: str) -> Installation:
-    return await get_tenant_installation(
-        state.services, tenant_id=tenant_id, installation_id=installation_id
-    )
-
-
 def _error(state: AppState, request: Request, exc: ConnectError) -> Response:
     if isinstance(exc, NoPhotoLibrary):
         return state.pages.message(
@@ -120,8 +119,7 @@ def _error(state: AppState, request: Request, exc: ConnectError) -> Response:
             status=409,
             tone="info",
         )
-    actions = (RECONNECT, BACK_HOME) if isinstance(exc, NeedsReconnect) else (BACK_HOME,)
-    return state.pages.connect_error(request, exc, actions=actions)
+    return connect_error_page(state, request, exc)
 
 
 def _bad_link(state: AppState, request: Request, installation_id: str) -> Response:
@@ -135,19 +133,6 @@ def _bad_link(state: AppState, request: Request, installation_id: str) -> Respon
             Action("Photos", f"/installations/{installation_id}/photos", "to-photos"),
             BACK_HOME,
         ),
-    )
-
-
-def _platform_failed(state: AppState, request: Request) -> Response:
-    return state.pages.message(
-        request,
-        title="Your platform's photos cannot be read",
-        text=(
-            "chimplink could not read the photos from your platform just now. Nothing was "
-            "changed. Try again in a moment; if it keeps happening, tell the platform's "
-            "support team."
-        ),
-        status=503,
     )
 
 
@@ -361,7 +346,7 @@ async def photos_page(
     after: Annotated[str | None, Query()] = None,
 ) -> Response:
     try:
-        installation = await _installation(state, tenant.tenant_id, installation_id)
+        installation = await tenant_installation(state, tenant.tenant_id, installation_id)
     except ConnectError as exc:
         return _error(state, request, exc)
     try:
@@ -385,7 +370,9 @@ async def photos_page(
         _log.warning("web.photos_unreadable", installation_id=installation.id, reason=str(exc))
         if after is not None:  # most likely a cursor the platform did not make
             return _bad_link(state, request, installation.id)
-        return _platform_failed(state, request)
+        return platform_unreadable(
+            state, request, title="Your platform's photos cannot be read", what="the photos"
+        )
     shown = states[:PAGE_SIZE]
     transfer = _transfer_view(state, installation.id)
     headers = {"Refresh": str(REFRESH_SECONDS)} if transfer and transfer.running else None
@@ -450,7 +437,7 @@ async def photo_thumbnail(
     """The photo `key`, scaled down; the one 404 page for anything not found (the
     installation first, so a foreign id answers alike whatever the key)."""
     try:
-        installation = await _installation(state, tenant.tenant_id, installation_id)
+        installation = await tenant_installation(state, tenant.tenant_id, installation_id)
         library = await photo_library(state.connectors, installation)
     except ConnectError:
         return state.pages.not_found()
@@ -524,7 +511,7 @@ async def send_photo(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        installation = await _installation(state, tenant.tenant_id, installation_id)
+        installation = await tenant_installation(state, tenant.tenant_id, installation_id)
         library = await photo_library(state.connectors, installation)
     except ConnectError as exc:
         return _error(state, request, exc)
@@ -611,7 +598,7 @@ async def send_all(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        installation = await _installation(state, tenant.tenant_id, installation_id)
+        installation = await tenant_installation(state, tenant.tenant_id, installation_id)
         await photo_library(state.connectors, installation)
     except ConnectError as exc:
         return _error(state, request, exc)
@@ -710,7 +697,7 @@ async def mailchimp_page(
     offset: Annotated[int, Query(ge=0, le=_OFFSET_LIMIT)] = 0,
 ) -> Response:
     try:
-        installation = await _installation(state, tenant.tenant_id, installation_id)
+        installation = await tenant_installation(state, tenant.tenant_id, installation_id)
         await photo_library(state.connectors, installation)
         page = await mailchimp_images(
             state.services, installation.id, offset=offset, count=IMAGES_PAGE
@@ -762,7 +749,7 @@ async def import_image(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        installation = await _installation(state, tenant.tenant_id, installation_id)
+        installation = await tenant_installation(state, tenant.tenant_id, installation_id)
         await photo_library(state.connectors, installation)
     except ConnectError as exc:
         return _error(state, request, exc)
@@ -811,7 +798,7 @@ async def import_all(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        installation = await _installation(state, tenant.tenant_id, installation_id)
+        installation = await tenant_installation(state, tenant.tenant_id, installation_id)
         await photo_library(state.connectors, installation)
     except ConnectError as exc:
         return _error(state, request, exc)

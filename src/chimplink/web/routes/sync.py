@@ -27,14 +27,19 @@ import structlog
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from chimplink.connect import ConnectError, NeedsReconnect, get_tenant_installation
+from chimplink.connect import ConnectError
 from chimplink.jobs.sync_tasks import start_sync, sync_installation
 from chimplink.platforms import Connector, ConnectorError, FieldSpec
 from chimplink.store import Installation, InstallationStatus
 from chimplink.store.sync_config import NoConsentPolicy, save_sync_config
 from chimplink.store.sync_state import RecordOutcome, count_records, list_records, list_runs
 from chimplink.sync import SyncReport
-from chimplink.web.pages import BACK_HOME, RECONNECT, Action
+from chimplink.web.installation_pages import (
+    connect_error_page,
+    platform_unreadable,
+    tenant_installation,
+)
+from chimplink.web.pages import BACK_HOME, Action
 from chimplink.web.sessions import check_csrf, push_flash
 from chimplink.web.state import AppState, State, Tenant
 from chimplink.web.sync_form import SettingsForm
@@ -61,17 +66,6 @@ _KEY_LIMIT = 500  # longest `after` key accepted in a page link
 CsrfField = Annotated[str | None, Form(alias="csrf_token")]
 
 # -- what the pages share ---------------------------------------------------------------
-
-
-async def _installation(state: AppState, tenant_id: str, installation_id: str) -> Installation:
-    return await get_tenant_installation(
-        state.services, tenant_id=tenant_id, installation_id=installation_id
-    )
-
-
-def _error(state: AppState, request: Request, exc: ConnectError) -> Response:
-    actions = (RECONNECT, BACK_HOME) if isinstance(exc, NeedsReconnect) else (BACK_HOME,)
-    return state.pages.connect_error(request, exc, actions=actions)
 
 
 def _no_audience(state: AppState, request: Request, installation: Installation) -> Response:
@@ -105,19 +99,6 @@ def _no_platform(state: AppState, request: Request) -> Response:
     )
 
 
-def _platform_failed(state: AppState, request: Request) -> Response:
-    return state.pages.message(
-        request,
-        title="Your platform's data cannot be read",
-        text=(
-            "chimplink could not read the contact fields from your platform just now. "
-            "Nothing was changed. Try again in a moment; if it keeps happening, tell the "
-            "platform's support team."
-        ),
-        status=503,
-    )
-
-
 async def _connector(state: AppState, installation: Installation) -> Connector | None:
     """The installation's platform connector; ConnectorError when it cannot be opened."""
     if state.connectors is None:
@@ -142,9 +123,9 @@ async def settings_page(
     installation_id: str, request: Request, state: State, tenant: Tenant
 ) -> Response:
     try:
-        installation = await _installation(state, tenant.tenant_id, installation_id)
+        installation = await tenant_installation(state, tenant.tenant_id, installation_id)
     except ConnectError as exc:
-        return _error(state, request, exc)
+        return connect_error_page(state, request, exc)
     ready = await _form_inputs(state, request, installation)
     if isinstance(ready, Response):
         return ready
@@ -164,7 +145,9 @@ async def _form_inputs(
         specs = await _platform_fields(state, installation)
     except ConnectorError as exc:
         _log.warning("web.platform_fields_failed", installation_id=installation.id, reason=str(exc))
-        return _platform_failed(state, request)
+        return platform_unreadable(
+            state, request, title="Your platform's data cannot be read", what="the contact fields"
+        )
     if specs is None:
         return _no_platform(state, request)
     return setup, specs
@@ -196,9 +179,9 @@ async def save_settings(
     token = submitted.get("csrf_token")
     check_csrf(request, token if isinstance(token, str) else None)
     try:
-        installation = await _installation(state, tenant.tenant_id, installation_id)
+        installation = await tenant_installation(state, tenant.tenant_id, installation_id)
     except ConnectError as exc:
-        return _error(state, request, exc)
+        return connect_error_page(state, request, exc)
     ready = await _form_inputs(state, request, installation)
     if isinstance(ready, Response):
         return ready
@@ -249,9 +232,9 @@ async def preview(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        installation = await _installation(state, tenant.tenant_id, installation_id)
+        installation = await tenant_installation(state, tenant.tenant_id, installation_id)
     except ConnectError as exc:
-        return _error(state, request, exc)
+        return connect_error_page(state, request, exc)
     return await _preview(state, request, installation)
 
 
@@ -263,7 +246,7 @@ async def _preview(state: AppState, request: Request, installation: Installation
             state.services, installation.id, connectors=state.connectors, dry_run=True
         )
     except ConnectError as exc:
-        return _error(state, request, exc)
+        return connect_error_page(state, request, exc)
     return _preview_page(state, request, installation, report)
 
 
@@ -391,9 +374,9 @@ async def sync_page(
     after: Annotated[str | None, Query()] = None,
 ) -> Response:
     try:
-        installation = await _installation(state, tenant.tenant_id, installation_id)
+        installation = await tenant_installation(state, tenant.tenant_id, installation_id)
     except ConnectError as exc:
-        return _error(state, request, exc)
+        return connect_error_page(state, request, exc)
     try:
         current = RecordOutcome(outcome) if outcome else None
     except ValueError:
@@ -459,9 +442,9 @@ async def sync_now(
 ) -> Response:
     check_csrf(request, csrf_token)
     try:
-        installation = await _installation(state, tenant.tenant_id, installation_id)
+        installation = await tenant_installation(state, tenant.tenant_id, installation_id)
     except ConnectError as exc:
-        return _error(state, request, exc)
+        return connect_error_page(state, request, exc)
     setup = await load_setup(state, installation.id)
     problem = _problem(state, installation, setup)
     if problem is not None:
@@ -494,9 +477,9 @@ async def sync_progress(
 ) -> Response:
     """The sync status as JSON (no personal data): what the page shows, for polling."""
     try:
-        installation = await _installation(state, tenant.tenant_id, installation_id)
+        installation = await tenant_installation(state, tenant.tenant_id, installation_id)
     except ConnectError as exc:
-        return _error(state, request, exc)
+        return connect_error_page(state, request, exc)
     setup = await load_setup(state, installation.id)
     runs = await recent_runs(state, installation.id, 5)
     status = status_of(state, installation.id, setup, runs)
