@@ -45,7 +45,10 @@ async def test_an_unsubscribe_is_applied_even_while_the_platform_has_pending_edi
     await scene.process()
     assert scene.platform.effective == [ConsentWithdrawn(key="3", reason="unsubscribed")]
     record = await scene.record("3")
-    assert record.content_hash is None  # the platform's score still has to go out
+    # The record now describes what Mailchimp holds (the base of the next comparison),
+    # which is not the platform's contact: its score still goes out.
+    assert record.subscriber_hash == subscriber_hash("cid@example.org")
+    assert record.outcome is RecordOutcome.SYNCED and record.content_hash is not None
     report = await scene.sync()
     assert report.write_calls == 1
     member = await scene.member("cid@example.org")

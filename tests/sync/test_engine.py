@@ -230,7 +230,16 @@ async def test_tag_removal_touches_only_managed_tags(env: Env) -> None:
         for e in env.transport.exchanges
         if e.path.endswith("/tags") and e.method == "POST" and e.body.get("is_syncing") is not None
     ]
-    assert tag_calls == [{"tags": [{"name": "vip", "status": "inactive"}], "is_syncing": False}]
+    # Only the labels changed: one tags call, the member itself is not written again.
+    assert tag_calls == [
+        {
+            "tags": [
+                {"name": "vip", "status": "inactive"},
+                {"name": "wholesale", "status": "active"},
+            ],
+            "is_syncing": False,
+        }
+    ]
     # batch subscribe never replaces tags (that would remove the user's own)
     assert all(body["sync_tags"] is False for body in env.batch_bodies())
 

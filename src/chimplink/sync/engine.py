@@ -5,15 +5,28 @@
 
 1. read the settings (store/sync_config.py) and record the run (sync_runs);
 2. check the audience, create missing merge fields (mapping.ensure_merge_fields);
-3. erasures after their checkpoint: suppress, forget, delete permanently if enabled;
-4. contacts after their checkpoint: plan, send, commit (runner.py);
-5. close the run with its counts; on a 401 flag the installation
+3. take in what changed in Mailchimp since the last reconciliation pass
+   (reconcile.py), so the contacts sent in step 5 carry it;
+4. erasures after their checkpoint: suppress, forget, delete permanently if enabled;
+5. contacts after their checkpoint: plan, send, commit (runner.py);
+6. close the run with its counts; on a 401 flag the installation
    (`mark_needs_reconnect`) so the UI asks the user to reconnect.
 
-A dry run does steps 1-4 reading only: nothing is written to Mailchimp or to
-the sync state (the run itself is recorded, flagged `dry_run`). `full=True`
-re-reads every contact and ignores content hashes (parked records are tried
-again too); suppressions still apply.
+Why step 3: a changed contact is sent whole (every mapped field), so a change
+made in Mailchimp that chimplink has not applied yet (its webhook is late or
+lost) would be overwritten with the platform's stale value. Draining the
+inbox first is not enough for lost webhooks; a reconciliation pass lists the
+members changed since its watermark (one page in the usual case) and applies
+them. It runs only once the installation has a watermark, i.e. after the
+first, full pass of the reconciliation job: that one lists the whole
+audience, which is no work to put in front of a sync. Its reads are not in
+the run's call counts. A change made in Mailchimp *while* the run sends can
+still be overwritten; the next pass of either kind does not bring it back.
+
+A dry run skips step 3 and does steps 1-5 reading only: nothing is written to
+Mailchimp, the platform or the sync state (the run itself is recorded,
+flagged `dry_run`). `full=True` re-reads every contact and ignores content
+hashes (parked records are tried again too); suppressions still apply.
 
 The jobs layer must run one sync per installation at a time; a run row left
 "running" by a dead process is closed as interrupted by the next run.
@@ -39,6 +52,7 @@ from chimplink.store.sync_state import (
 )
 from chimplink.sync.classify import Action, Decision, classify
 from chimplink.sync.mapping import MemberPolicy, SyncConfigError, ensure_merge_fields
+from chimplink.sync.reconcile import RECONCILE_STREAM, reconcile
 from chimplink.sync.report import ProgressCallback, SyncOptions, SyncReport
 from chimplink.sync.runner import CallCounter, Halt, Runner, to_completion
 from chimplink.sync.streams import CONTACTS, ERASURES, count_contacts
@@ -282,6 +296,10 @@ async def _run(
             existing = await _existing_members(
                 client, list_id, limit=options.dry_run_lookup_limit, calls=calls
             )
+        else:
+            await _take_in_mailchimp_changes(
+                sessions, installation_id=installation_id, client=client, connector=connector
+            )
         total = await count_contacts(connector, after=contacts_after)
     except MailchimpError as exc:
         return False, _halt_for(classify(exc))
@@ -344,6 +362,25 @@ async def _run(
         if warning and not report.warnings:
             report.warnings.append(warning)
     return complete and erasures_done, runner.halt
+
+
+async def _take_in_mailchimp_changes(
+    sessions: async_sessionmaker[AsyncSession],
+    *,
+    installation_id: str,
+    client: MailchimpClient,
+    connector: Connector,
+) -> None:
+    """Step 3 of the module docstring: a reconciliation pass, once there is a watermark."""
+    async with sessions() as session:
+        watermark = await get_checkpoint(
+            session=session, installation_id=installation_id, stream=RECONCILE_STREAM
+        )
+    if watermark is None:
+        return
+    await reconcile(
+        sessions=sessions, installation_id=installation_id, client=client, connector=connector
+    )
 
 
 async def _save_resolved(

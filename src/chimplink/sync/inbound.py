@@ -40,8 +40,14 @@ subscriber hash, and the content hash the outbound planner computes for the
 platform's contact as it is *after* the change), so the next outbound run
 sees "unchanged" and nothing echoes back (Mailchimp's side does not echo
 either: the webhook has `sources.api = false`, DESIGN.md). If the platform
-still differs from Mailchimp afterwards, the content hash is cleared so the
-outbound run sends the platform's values.
+still differs from Mailchimp afterwards (it changed other fields, or the
+same ones), the record describes what Mailchimp holds now: its address, and
+the hash of its content as the planner would have sent it. That differs from
+the platform's, so the outbound run sends the platform's values; and it is
+the right base for the next comparison, so a later change in Mailchimp to
+yet another field is still recognised as Mailchimp's (clearing the hash
+instead would make the platform win every field, and the outbound run
+overwrite that change with the platform's stale value).
 
 `last_changed` of each re-read is remembered per member (`inbound_members`):
 an answer older than one already applied is ignored (a monotonic guard). The
@@ -626,6 +632,26 @@ def inbound_changes(
     return changes, notes
 
 
+def _held_hash(
+    member: Member, payload: MemberPayload | None, record: SyncRecord, ctx: InboundContext
+) -> str | None:
+    """The content hash of what Mailchimp holds, as if the platform had sent it: the
+    platform's fields with Mailchimp's values, Mailchimp's address, the tags last set.
+    None when a field cannot be read back (then the platform wins every field)."""
+    if payload is None or not member.email_address:
+        return None
+    values = _member_values(member, ctx)
+    if not all(tag in values for tag in payload.merge_fields):
+        return None
+    held = MemberPayload(
+        email_address=member.email_address.strip(),
+        status_if_new=payload.status_if_new,
+        merge_fields={tag: values[tag].payload for tag in payload.merge_fields},
+        tags=tuple(sorted(record.tags)),
+    )
+    return content_hash(held.hash_input(ctx.policy.list_id))
+
+
 def _payload_matches(payload: MemberPayload, member: Member, ctx: InboundContext) -> bool:
     if _hash(payload.email_address) != _hash(member.email_address):
         return False
@@ -715,14 +741,21 @@ def _record_after(
             tags=record.tags,
         )
     else:
-        # The platform still differs from Mailchimp (its edit wins): keep the record,
-        # follow the member, and make the next outbound run send the platform's values.
+        # The platform still differs from Mailchimp (its edit wins): follow the member,
+        # and make the next outbound run send the platform's values (module docstring).
         synced = record.outcome is RecordOutcome.SYNCED
+        held = _held_hash(linked.member, item.payload, record, ctx) if synced else None
+        if held is not None and linked.member.email_address:
+            email = linked.member.email_address.strip()  # what `held` was computed with
+        elif _hash(contact.email) == linked.subscriber_hash:
+            email = contact.email
+        else:
+            email = record.email
         update = RecordUpdate(
             platform_key=key,
-            email=record.email,
+            email=email,
             subscriber_hash=linked.subscriber_hash,
-            content_hash=None if synced else record.content_hash,
+            content_hash=held if synced else record.content_hash,
             outcome=record.outcome,
             reason=record.reason,
             attempts=record.attempts,

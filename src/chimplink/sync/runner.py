@@ -11,13 +11,32 @@ Writes (REFERENCE.md §8):
   and its `status` overwrites existing members (§8.3), so creating is the
   only time a status is sent: an address already on the audience comes back
   as ERROR_CONTACT_EXISTS untouched, and is then updated without a status;
-- known contacts: batch subscribe with `update_existing: true` and no status
-  (a member that vanished answers "status required" and is created instead);
+- known contacts: batch subscribe with `update_existing: true` and no status.
+  A member that is no longer at the address it was linked to answers "status
+  required": it was deleted in Mailchimp, or its address changed there (an
+  `upemail` not taken in yet). Its contact id tells which (member endpoints
+  take one in place of the hash): a deleted member is added again (refused,
+  and the address suppressed, if it was deleted permanently); a moved one is
+  never created again at the old address (a second member for the same
+  person, subscribed by `status_if_new` even if they had unsubscribed): the
+  record waits, retried, until the inbound side follows the member to its new
+  address (reconcile.py finds it by contact id). Without a known contact id it
+  waits too;
 - an email change: PATCH of the OLD member with the new `email_address`
-  (changed in place, never duplicated);
+  (changed in place, never duplicated). A 404 means the PATCH already went
+  through (a retried request) or the member moved: the new address is then
+  updated if it is there, and the record waits otherwise, as above;
+- contact ids: Mailchimp's id of each member written is remembered with its
+  subscriber hash (`inbound_members`), so a later address change made in
+  Mailchimp can be followed even if its webhook is lost;
 - tags: added with the member; managed tags whose label is gone are set
   inactive per member. `sync_tags` is never used: it would remove the
-  user's own tags too.
+  user's own tags too;
+- a known contact whose address and fields Mailchimp already holds (only its
+  labels or its consent changed) is not written again: its tags change by one
+  tags call, and a change of consent alone costs nothing (`status_if_new` is
+  never sent to an existing member). One platform change, one write at most.
+  A full run (`full=True`) writes every member again, as before.
 
 Checkpoints (reliability.md §3.2): chunks run concurrently, but the
 checkpoint moves only over a contiguous prefix of acknowledged chunks, in the
@@ -33,8 +52,8 @@ most the chunks that were in flight.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Coroutine, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Literal, TypeVar
 
 import structlog
@@ -45,8 +64,11 @@ from chimplink.mailchimp import (
     InvalidRequestError,
     MailchimpClient,
     MailchimpError,
+    NotFoundError,
+    WritableStatus,
 )
 from chimplink.platforms import Connector, ConnectorError, Contact, Erasure
+from chimplink.store.inbox import SeenMember, get_seen_members, record_seen_members
 from chimplink.store.sync_config import add_managed_tags
 from chimplink.store.sync_state import (
     RecordOutcome,
@@ -63,7 +85,14 @@ from chimplink.store.sync_state import (
 )
 from chimplink.sync.classify import Action, Decision, Reason, classify
 from chimplink.sync.mapping import MemberPolicy
-from chimplink.sync.planner import SENDS, Kind, PlannedItem, email_hash, plan_chunk
+from chimplink.sync.planner import (
+    SENDS,
+    Kind,
+    PlannedItem,
+    content_hash,
+    email_hash,
+    plan_chunk,
+)
 from chimplink.sync.report import PlannedChange, Progress, ProgressCallback, SyncOptions, SyncReport
 from chimplink.sync.streams import (
     CONTACTS,
@@ -78,8 +107,15 @@ __all__ = ["CallCounter", "Halt", "Runner", "to_completion"]
 _log = structlog.get_logger("chimplink.sync")
 
 T = TypeVar("T")
-Mode = Literal["create", "update", "patch"]
+Mode = Literal["create", "update", "patch", "tags"]
+_STATUSES: tuple[WritableStatus, ...] = ("subscribed", "pending", "transactional")
 _MAX_SWITCHES = 2  # create ⇄ update hops per record and round
+# What batch subscribe reports back: outcomes, and each member's contact id (see above).
+_OUTCOME_FIELDS = (
+    *BATCH_SUBSCRIBE_OUTCOME_FIELDS,
+    "new_members.contact_id",
+    "updated_members.contact_id",
+)
 
 
 async def to_completion(work: Coroutine[object, object, T]) -> T:
@@ -153,6 +189,9 @@ class _Send:
     final: Decision | None = None
     retry: Decision | None = None
     halted: bool = False
+    waits: bool = False  # retried in a later run only (the member moved in Mailchimp)
+    wrote: bool = False  # Mailchimp acknowledged a write for this contact
+    contact_id: str | None = None  # Mailchimp's id of the member written
 
     @property
     def finished(self) -> bool:
@@ -167,9 +206,19 @@ class _Send:
         """Tag changes beyond what the member write did (batch subscribe adds tags)."""
         assert self.item.payload is not None
         ops = {name: False for name in self.item.remove_tags}
-        if self.mode == "patch":  # a PATCH carries no tags (§8.2)
-            ops.update(dict.fromkeys(self.item.payload.tags, True))
+        if self.mode in ("patch", "tags"):
+            # A PATCH carries no tags (§8.2), and the member keeps the ones it has:
+            # only tags it did not get yet are added (an address change alone is
+            # one write).
+            record = self.item.record
+            known = record.tags if record is not None else frozenset()
+            ops.update(dict.fromkeys(set(self.item.payload.tags) - known, True))
         return ops
+
+    @property
+    def linked(self) -> bool:
+        """Whether this write goes to a member chimplink linked the contact to before."""
+        return self.item.kind in (Kind.UPDATE, Kind.EMAIL_CHANGE)
 
 
 @dataclass
@@ -177,6 +226,7 @@ class _ChunkResult:
     records: list[RecordUpdate] = field(default_factory=list)
     suppress: list[str] = field(default_factory=list)
     tags: set[str] = field(default_factory=set)
+    seen: list[SeenMember] = field(default_factory=list)  # members written: their contact ids
     acked: bool = True
     sent: int = 0
 
@@ -374,8 +424,11 @@ class Runner:
         for send in sends:
             if send.item.kind is Kind.EMAIL_CHANGE:
                 send.mode = "patch"
+            elif not self.full and _member_in_step(send.item, self.list_id):
+                send.mode, send.member_done = "tags", True
+                send.tags_done = not send.tag_ops()
         for round_number in range(self.options.retry_rounds + 1):
-            active = [s for s in sends if not s.finished and not s.halted]
+            active = [s for s in sends if not s.finished and not s.halted and not s.waits]
             if not active or self.halt is not None:
                 break
             if round_number:
@@ -433,7 +486,7 @@ class Runner:
                 self.list_id,
                 members,
                 update_existing=not create,
-                fields=BATCH_SUBSCRIBE_OUTCOME_FIELDS,
+                fields=_OUTCOME_FIELDS,
             )
         except MailchimpError as exc:  # account-level: 401, 403
             decision = classify(exc)
@@ -459,9 +512,10 @@ class Runner:
         for send in sends:
             outcome = result.outcomes.get(send.email_key)
             if outcome is not None and outcome.status in ("created", "updated"):
-                send.member_done = True
+                send.member_done = send.wrote = True
                 send.created = outcome.status == "created"
                 send.tags_done = not send.tag_ops()
+                send.contact_id = outcome.member.contact_id if outcome.member else None
                 continue
             if outcome is None:
                 send.retry = unknown_decision()
@@ -470,10 +524,35 @@ class Runner:
             if create and decision.reason is Reason.MEMBER_EXISTS:
                 switched += self._switch(send, "update")
             elif not create and decision.reason is Reason.MISSING_STATUS:
-                switched += self._switch(send, "create")
+                if not send.linked or await self._member_is_gone(send):
+                    switched += self._switch(send, "create")
             else:
                 self._apply(send, decision)
         return switched
+
+    async def _member_is_gone(self, send: _Send) -> bool:
+        """A linked member is no longer at its address: gone from the audience (True: the
+        contact is added again, or refused if forgotten), or moved to another address in
+        Mailchimp (False: the record waits, module docstring). Told apart by its contact
+        id; when that is unknown the record waits too (never a second member)."""
+        record = send.item.record
+        assert record is not None and record.subscriber_hash is not None
+        contact_ids = await to_completion(self._contact_ids([record.subscriber_hash]))
+        contact_id = contact_ids.get(record.subscriber_hash)
+        if contact_id is not None:
+            self.calls("read")
+            try:
+                # Member endpoints take a contact id in place of the hash (§8.1).
+                await self.client.lists.members.get(self.list_id, contact_id, fields=["id"])
+            except NotFoundError:
+                return True
+            except MailchimpError as exc:
+                self._apply(send, classify(exc))
+                return False
+            except ValueError:
+                pass  # not a form the client can put in a URL: treated as unknown
+        send.retry, send.waits = moved_decision(), True
+        return False
 
     async def _patch(self, send: _Send) -> list[_Send]:
         """Change a member's address in place (PATCH on the old hash, §8.2)."""
@@ -484,17 +563,19 @@ class Runner:
             body["merge_fields"] = dict(item.payload.merge_fields)
         self.calls("write")
         try:
-            await self.client.lists.members.patch(self.list_id, item.old_hash, body)
+            member = await self.client.lists.members.patch(self.list_id, item.old_hash, body)
         except MailchimpError as exc:
             decision = classify(exc)
             if decision.reason is Reason.MEMBER_NOT_FOUND:
-                # The old member is gone (or a retried PATCH already moved it):
-                # the new address is added, or found and updated.
-                return self._switch(send, "create")
+                # A retried PATCH already moved it (then the new address is
+                # updated), or the member moved in Mailchimp (then the update
+                # finds nothing and the record waits: module docstring).
+                return self._switch(send, "update")
             self._apply(send, decision)
             return []
-        send.member_done = True
+        send.member_done = send.wrote = True
         send.tags_done = not send.tag_ops()
+        send.contact_id = member.contact_id
         return []
 
     async def _write_tags(self, sends: list[_Send]) -> None:
@@ -509,11 +590,25 @@ class Runner:
                     self.list_id, send.item.subscriber_hash, ops
                 )
             except MailchimpError as exc:
-                self._apply(send, classify(exc))
+                decision = classify(exc)
+                if send.mode == "tags" and decision.reason is Reason.MEMBER_NOT_FOUND:
+                    await self._tags_found_no_member(send)
+                else:
+                    self._apply(send, decision)
                 return
-            send.tags_done = True
+            send.tags_done = send.wrote = True
 
         await asyncio.gather(*(one(s) for s in sends if not s.tags_done))
+
+    async def _tags_found_no_member(self, send: _Send) -> None:
+        """The member was not written (only its tags changed), and it is not at its
+        address any more: as for an update that finds no member (module docstring)."""
+        send.member_done = False
+        if await self._member_is_gone(send):
+            send.mode = "create"
+            await self._write_members([send])
+            if send.member_done:
+                send.tags_done = not send.tag_ops()
 
     # -- outcomes ---------------------------------------------------------------------
 
@@ -542,7 +637,7 @@ class Runner:
         result.records.append(
             RecordUpdate(
                 platform_key=item.key,
-                email=item.contact.email,
+                email=_linked_email(item, link),
                 subscriber_hash=link,
                 content_hash=digest,
                 outcome=outcome,
@@ -570,7 +665,7 @@ class Runner:
                     result.records.append(
                         RecordUpdate(
                             platform_key=item.key,
-                            email=item.contact.email,
+                            email=_linked_email(item, old_link),
                             subscriber_hash=old_link,
                             content_hash=item.content_hash,
                             outcome=RecordOutcome.SKIPPED,
@@ -584,7 +679,7 @@ class Runner:
                 result.records.append(
                     RecordUpdate(
                         platform_key=item.key,
-                        email=item.contact.email,
+                        email=_linked_email(item, old_link),
                         subscriber_hash=old_link,
                         content_hash=item.content_hash,
                         outcome=RecordOutcome.PARKED,
@@ -611,11 +706,14 @@ class Runner:
         old_tags = record.tags if record is not None else frozenset()
         new_tags = frozenset(item.payload.tags)
         if send.finished and send.final is None:
-            result.sent += 1
             if send.created:
                 self.report.created += 1
-            else:
+            elif send.wrote:
                 self.report.updated += 1
+            else:
+                self.report.unchanged += 1  # only its consent changed: nothing to send
+            if send.wrote:
+                result.sent += 1
             result.tags |= new_tags
             result.records.append(
                 RecordUpdate(
@@ -627,6 +725,8 @@ class Runner:
                     tags=new_tags,
                 )
             )
+            if item.subscriber_hash is not None and send.contact_id:
+                result.seen.append(SeenMember(item.subscriber_hash, send.contact_id, None))
         elif send.final is not None:
             decision = send.final
             self.report.failed[decision.reason.value] += 1
@@ -640,7 +740,7 @@ class Runner:
             result.records.append(
                 RecordUpdate(
                     platform_key=item.key,
-                    email=item.contact.email,
+                    email=_linked_email(item, link),
                     subscriber_hash=link,
                     content_hash=item.content_hash,
                     outcome=RecordOutcome.PARKED,
@@ -684,6 +784,9 @@ class Runner:
         async with self.sessions.begin() as session:
             await save_records(
                 session=session, installation_id=self.installation_id, records=result.records
+            )
+            await record_seen_members(
+                session=session, installation_id=self.installation_id, members=result.seen
             )
             if result.suppress:
                 await suppress(
@@ -805,7 +908,11 @@ class Runner:
             targets = [self._erasure_targets(e, records) for e in page]
             done = len(page)
             if delete:
-                done = await self._delete_members(targets)
+                moved, checked = await self._moved_members(page, records)
+                for erasure, hashes in zip(page, targets, strict=True):
+                    if erasure.key in moved and moved[erasure.key] not in hashes:
+                        hashes.append(moved[erasure.key])
+                done = await self._delete_members(targets[:checked])
             if done:
                 await self._commit_erasures(page[:done], targets[:done])
             if done < len(page):
@@ -823,6 +930,49 @@ class Runner:
         if own is not None and own not in hashes:
             hashes.append(own)
         return hashes
+
+    async def _moved_members(
+        self, erasures: Sequence[Erasure], records: Mapping[str, SyncRecord]
+    ) -> tuple[dict[str, str], int]:
+        """Where each erased contact's member is now, if its address changed in Mailchimp
+        since the record was linked (an `upemail` not taken in yet), found by its contact
+        id; and how many of the erasures (a prefix) could be checked."""
+        linked = {k: r.subscriber_hash for k, r in records.items() if r.subscriber_hash}
+        contact_ids = await to_completion(self._contact_ids(linked.values()))
+        moved: dict[str, str] = {}
+        for index, erasure in enumerate(erasures):
+            digest = linked.get(erasure.key)
+            contact_id = contact_ids.get(digest or "")
+            if digest is None or contact_id is None:
+                continue
+            self.calls("read")
+            try:
+                # Member endpoints take a contact id in place of the hash (§8.1).
+                member = await self.client.lists.members.get(
+                    self.list_id, contact_id, fields=["id", "contact_id"]
+                )
+            except NotFoundError:
+                continue
+            except ValueError:
+                continue  # not a form the client can put in a URL
+            except MailchimpError as exc:
+                decision = classify(exc)
+                if decision.action in (Action.RETRY_LATER, Action.FINAL_FOR_RECORD):
+                    self.report.retrying[f"erasure: {decision.reason.value}"] += 1
+                else:
+                    self.stop(decision)
+                return moved, index
+            if member.id and member.id != digest and member.contact_id == contact_id:
+                moved[erasure.key] = member.id
+        return moved, len(erasures)
+
+    async def _contact_ids(self, hashes: Iterable[str]) -> dict[str, str]:
+        """subscriber hash → Mailchimp contact id, for the members `inbound_members` knows."""
+        async with self.sessions() as session:
+            seen = await get_seen_members(
+                session=session, installation_id=self.installation_id, hashes=hashes
+            )
+        return {digest: s.contact_id for digest, s in seen.items() if s.contact_id}
 
     async def _delete_members(self, targets: list[list[str]]) -> int:
         """Delete permanently; returns how many erasures (a prefix) are done."""
@@ -886,6 +1036,46 @@ class Runner:
             )
 
 
+def _member_in_step(item: PlannedItem, list_id: str) -> bool:
+    """Whether Mailchimp holds this contact's address and fields as last acknowledged,
+    so that only its tags or its `status_if_new` changed (module docstring).
+
+    The stored hash covers the whole payload; the payload with the tags last set
+    (the record's) and some status reproducing it means nothing else moved.
+    """
+    record, payload = item.record, item.payload
+    if (
+        item.kind is not Kind.UPDATE
+        or payload is None
+        or record is None
+        or record.outcome is not RecordOutcome.SYNCED
+        or not record.content_hash
+    ):
+        return False
+    tags = tuple(sorted(record.tags))
+    return any(
+        content_hash(replace(payload, status_if_new=status, tags=tags).hash_input(list_id))
+        == record.content_hash
+        for status in dict.fromkeys((payload.status_if_new, *_STATUSES))
+    )
+
+
+def _linked_email(item: PlannedItem, link: str | None) -> str:
+    """The address stored with a record: the one its linked member has.
+
+    The inbound side compares it with the platform's address to tell which side
+    changed the address since the last sync (inbound.py); storing the platform's
+    new address while the record still points at the old member would make a
+    change made on the platform look like one made in Mailchimp, and undo it.
+    """
+    record = item.record
+    if link is not None and record is not None and link == record.subscriber_hash:
+        return record.email
+    if link is not None and item.payload is not None and link == item.subscriber_hash:
+        return item.payload.email_address
+    return item.contact.email
+
+
 def _in_cursor_order(contacts: Sequence[Contact], previous: str | None) -> bool:
     last = previous
     for contact in contacts:
@@ -910,6 +1100,16 @@ def classify_rejected() -> Decision:
         Reason.REJECTED,
         "Mailchimp neither created nor updated this contact",
         "Mailchimp rejected this contact. Check the record's data and the mapping.",
+    )
+
+
+def moved_decision() -> Decision:
+    return Decision(
+        Action.RETRY_LATER,
+        Reason.MISSING_STATUS,
+        "no member at the linked address: it changed in Mailchimp, or was deleted there",
+        "This contact's address changed in Mailchimp (or it was deleted there). chimplink "
+        "takes that change in first, then sends this contact again.",
     )
 
 
