@@ -16,14 +16,13 @@ from fastapi.responses import RedirectResponse, Response
 
 from chimplink.connect import (
     ConnectError,
-    NeedsReconnect,
     choose_audience,
     get_tenant_installation,
     list_audiences,
     removal_instructions,
     uninstall,
 )
-from chimplink.web.pages import BACK_HOME, RECONNECT
+from chimplink.web.installation_pages import connect_error_page
 from chimplink.web.sessions import check_csrf, push_flash
 from chimplink.web.state import State, Tenant
 from chimplink.web.sync_status import follow_audience, sync_running
@@ -36,11 +35,6 @@ _DISCONNECTED = "disconnected"
 CsrfField = Annotated[str | None, Form(alias="csrf_token")]
 
 
-def _error(state: State, request: Request, exc: ConnectError) -> Response:
-    actions = (RECONNECT, BACK_HOME) if isinstance(exc, NeedsReconnect) else (BACK_HOME,)
-    return state.pages.connect_error(request, exc, actions=actions)
-
-
 @router.get("/installations/{installation_id}/audiences")
 async def audiences_page(
     installation_id: str, request: Request, state: State, tenant: Tenant
@@ -51,7 +45,7 @@ async def audiences_page(
         )
         found = await list_audiences(state.services, installation)
     except ConnectError as exc:
-        return _error(state, request, exc)
+        return connect_error_page(state, request, exc)
     return state.pages.render(
         request,
         "audiences.html",
@@ -95,7 +89,7 @@ async def choose_audience_form(
             )
         chosen = await choose_audience(state.services, installation, list_id=list_id)
     except ConnectError as exc:
-        return _error(state, request, exc)
+        return connect_error_page(state, request, exc)
     configured = await follow_audience(state, installation.id, chosen.id)
     push_flash(
         request,
@@ -117,7 +111,7 @@ async def uninstall_page(
             state.services, tenant_id=tenant.tenant_id, installation_id=installation_id
         )
     except ConnectError as exc:
-        return _error(state, request, exc)
+        return connect_error_page(state, request, exc)
     return state.pages.render(
         request,
         "uninstall_confirm.html",
@@ -141,7 +135,7 @@ async def uninstall_form(
             state.services, installation_id=installation_id, tenant_id=tenant.tenant_id
         )
     except ConnectError as exc:
-        return _error(state, request, exc)
+        return connect_error_page(state, request, exc)
     request.session[_DISCONNECTED] = {
         "account_name": result.account_name,
         "pending": result.webhooks_pending > 0,
